@@ -1,0 +1,51 @@
+#pragma once
+
+// FileSystem: the only way our code reads the host's files.
+//
+// Every path given to a FileSystem is a *host path* (absolute, as the host names it, for example
+// "/dev/sgx_enclave"). The real implementation maps it under a host root (--host-root) so that a
+// fixture directory can stand in for a whole machine; fakes keep files in memory. Callers never
+// join roots themselves, so the host path they report is always the one the kubelet must see.
+//
+// Thread safety: implementations are safe to call from several threads at once.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace cn::os {
+
+enum class FileType { kRegular, kDirectory, kCharacterDevice, kSocket, kOther };
+
+// Returns a lower-case word for the type ("regular file", "character device", ...).
+absl::string_view FileTypeName(FileType type);
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // The whole content of a regular file. NotFound when it does not exist; another error (with
+  // the host path and the OS reason) when it exists but cannot be read.
+  virtual absl::StatusOr<std::string> ReadFile(absl::string_view host_path) const = 0;
+
+  // What kind of object is at the path, without following a final symbolic link's target
+  // beyond what stat(2) does (i.e. links are followed). NotFound when nothing is there.
+  virtual absl::StatusOr<FileType> Stat(absl::string_view host_path) const = 0;
+
+  // Names (not paths) of the entries in a directory, sorted, without "." and "..".
+  virtual absl::StatusOr<std::vector<std::string>> ListDirectory(
+      absl::string_view host_path) const = 0;
+
+  // Where a host path lives for this file system's own process (the root joined with the path
+  // for the real implementation). Used only to hand paths to APIs that need a real path, such as
+  // inotify or bind(2); fakes return the host path unchanged.
+  virtual std::string LocalPath(absl::string_view host_path) const = 0;
+};
+
+// Joins a directory host path and an entry name with exactly one '/'.
+std::string JoinPath(absl::string_view directory, absl::string_view name);
+
+}  // namespace cn::os

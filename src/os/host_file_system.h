@@ -1,0 +1,34 @@
+#pragma once
+
+// HostFileSystem: the real FileSystem, reading host paths under a root directory.
+//
+// With root "/" it reads the machine itself; with root "/tmp/fixture" the host path
+// "/dev/sgx_enclave" is read at "/tmp/fixture/dev/sgx_enclave". Errors name the host path and,
+// when the root is not "/", the root too.
+
+#include <string>
+
+#include "src/os/file_system.h"
+
+namespace cn::os {
+
+class HostFileSystem : public FileSystem {
+ public:
+  // `root` is an existing directory; "" means "/".
+  explicit HostFileSystem(std::string root);
+
+  absl::StatusOr<std::string> ReadFile(absl::string_view host_path) const override;
+  absl::StatusOr<FileType> Stat(absl::string_view host_path) const override;
+  absl::StatusOr<std::vector<std::string>> ListDirectory(
+      absl::string_view host_path) const override;
+  std::string LocalPath(absl::string_view host_path) const override;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string Describe(absl::string_view host_path) const;
+
+  std::string root_;
+};
+
+}  // namespace cn::os

@@ -1,0 +1,65 @@
+#include "src/os/host_file_system.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/testing/temp_dir.h"
+
+namespace cn::os {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(HostFileSystem, ReadsHostPathsUnderTheRoot) {
+  testing::TempDir root;
+  root.WriteFile("sys/devices/system/node/node0/x86/sgx_total_bytes", "1024\n");
+  HostFileSystem file_system(root.path());
+  auto content = file_system.ReadFile("/sys/devices/system/node/node0/x86/sgx_total_bytes");
+  ASSERT_TRUE(content.ok()) << content.status();
+  EXPECT_EQ(*content, "1024\n");
+  EXPECT_EQ(file_system.LocalPath("/dev/sgx_enclave"), root.path() + "/dev/sgx_enclave");
+}
+
+TEST(HostFileSystem, MissingFileIsNotFoundAndNamesHostPathAndRoot) {
+  testing::TempDir root;
+  HostFileSystem file_system(root.path());
+  auto content = file_system.ReadFile("/dev/nothing");
+  EXPECT_EQ(content.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(content.status().message(), HasSubstr("/dev/nothing"));
+  EXPECT_THAT(content.status().message(), HasSubstr(root.path()));
+}
+
+TEST(HostFileSystem, StatTellsFileTypes) {
+  testing::TempDir root;
+  root.WriteFile("dev/sgx_enclave", "");
+  root.MakeSocketFile("var/run/aesmd/aesm.socket");
+  HostFileSystem file_system(root.path());
+  EXPECT_EQ(*file_system.Stat("/dev/sgx_enclave"), FileType::kRegular);
+  EXPECT_EQ(*file_system.Stat("/dev"), FileType::kDirectory);
+  EXPECT_EQ(*file_system.Stat("/var/run/aesmd/aesm.socket"), FileType::kSocket);
+  EXPECT_EQ(file_system.Stat("/dev/isgx").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(HostFileSystem, RealRootSeesRealCharacterDevices) {
+  HostFileSystem file_system("/");
+  EXPECT_EQ(*file_system.Stat("/dev/null"), FileType::kCharacterDevice);
+  EXPECT_EQ(file_system.LocalPath("/dev/null"), "/dev/null");
+}
+
+TEST(HostFileSystem, ListsDirectoriesSorted) {
+  testing::TempDir root;
+  root.WriteFile("sys/devices/system/node/node1/x86/sgx_total_bytes", "1");
+  root.WriteFile("sys/devices/system/node/node0/x86/sgx_total_bytes", "1");
+  root.WriteFile("sys/devices/system/node/possible", "0-1");
+  HostFileSystem file_system(root.path());
+  EXPECT_THAT(*file_system.ListDirectory("/sys/devices/system/node"),
+              ElementsAre("node0", "node1", "possible"));
+}
+
+TEST(JoinPath, UsesExactlyOneSlash) {
+  EXPECT_EQ(JoinPath("/a/", "/b"), "/a/b");
+  EXPECT_EQ(JoinPath("/a", "b"), "/a/b");
+}
+
+}  // namespace
+}  // namespace cn::os
