@@ -17,8 +17,7 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    std::string escaped =
-        JsonEscape(absl::string_view(msg.payload.data(), msg.payload.size()));
+    std::string escaped = JsonEscape(absl::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -40,8 +39,8 @@ absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name) {
 }
 
 std::string JsonEscape(absl::string_view text) {
-  std::string dumped = nlohmann::json(std::string(text)).dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string dumped = nlohmann::json(std::string(text))
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // dump() wraps the string in quotes; the pattern supplies its own.
   return dumped.substr(1, dumped.size() - 2);
 }

@@ -13,11 +13,11 @@
 #define CN_STATUS_CONCAT_INNER(a, b) a##b
 #define CN_STATUS_CONCAT(a, b) CN_STATUS_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
+#define RETURN_IF_ERROR(expr)                                   \
+  do {                                                          \
     if (::absl::Status cn_status_ = (expr); !cn_status_.ok()) { \
-      return cn_status_;                               \
-    }                                                  \
+      return cn_status_;                                        \
+    }                                                           \
   } while (false)
 
 #define CN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -85,12 +85,11 @@ absl::StatusOr<std::unique_ptr<TableCpuid>> ParseCpuidTable(absl::string_view te
       continue;
     }
     auto error = [&](absl::string_view problem) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source_name, ":", line_number, ": ", problem));
+      return absl::InvalidArgumentError(absl::StrCat(source_name, ":", line_number, ": ", problem));
     };
     if (tokens.size() != 6) {
-      return error(absl::StrCat("expected 6 fields (LEAF SUBLEAF EAX EBX ECX EDX), found ",
-                                tokens.size()));
+      return error(
+          absl::StrCat("expected 6 fields (LEAF SUBLEAF EAX EBX ECX EDX), found ", tokens.size()));
     }
     uint32_t values[6];
     for (size_t i = 0; i < 6; ++i) {

@@ -55,7 +55,8 @@ absl::StatusOr<std::string> FakeFileSystem::ReadFile(absl::string_view host_path
     return absl::NotFoundError(absl::StrCat("cannot open ", host_path, ": no such file"));
   }
   if (!found->second.readable) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot open ", host_path, ": permission denied"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot open ", host_path, ": permission denied"));
   }
   if (found->second.type == os::FileType::kDirectory) {
     return absl::UnavailableError(absl::StrCat("cannot read ", host_path, ": is a directory"));

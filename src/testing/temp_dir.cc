@@ -16,7 +16,8 @@ namespace cn::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/cn-XXXXXX");
+  std::string pattern =
+      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/cn-XXXXXX");
   CN_CHECK(::mkdtemp(pattern.data()) != nullptr);
   path_ = pattern;
 }
