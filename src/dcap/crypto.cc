@@ -1,0 +1,295 @@
+#include "src/dcap/crypto.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/check.h"
+
+namespace cn::dcap {
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+struct MdContextDeleter {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+
+// SubjectPublicKeyInfo prefix of an uncompressed P-256 point: SEQUENCE { SEQUENCE { id-ecPublicKey,
+// prime256v1 }, BIT STRING { 0x04 ... } }.
+constexpr uint8_t kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                       0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                       0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
+
+// Appends a DER INTEGER holding the unsigned big-endian `value`.
+void AppendDerInteger(const uint8_t* value, size_t size, std::string* out) {
+  size_t start = 0;
+  while (start + 1 < size && value[start] == 0) {
+    ++start;
+  }
+  const bool pad = value[start] & 0x80;
+  out->push_back(0x02);
+  out->push_back(static_cast<char>(size - start + (pad ? 1 : 0)));
+  if (pad) {
+    out->push_back(0);
+  }
+  out->append(reinterpret_cast<const char*>(value + start), size - start);
+}
+
+}  // namespace
+
+Sha256Digest Sha256(absl::string_view data) {
+  Sha256Digest digest;
+  unsigned int size = 0;
+  CN_CHECK(EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) == 1);
+  return digest;
+}
+
+Sha256Hasher::Sha256Hasher() : context_(EVP_MD_CTX_new()) {
+  CN_CHECK(context_ != nullptr);
+  CN_CHECK(EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) == 1);
+}
+
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(context_); }
+
+Sha256Hasher& Sha256Hasher::AddField(absl::string_view bytes) {
+  uint8_t length[8];
+  uint64_t size = bytes.size();
+  for (int i = 0; i < 8; ++i) {
+    length[i] = static_cast<uint8_t>(size >> (8 * i));
+  }
+  CN_CHECK(EVP_DigestUpdate(context_, length, sizeof(length)) == 1);
+  CN_CHECK(EVP_DigestUpdate(context_, bytes.data(), bytes.size()) == 1);
+  return *this;
+}
+
+Sha256Digest Sha256Hasher::Finish() {
+  Sha256Digest digest;
+  unsigned int size = 0;
+  CN_CHECK(EVP_DigestFinal_ex(context_, digest.data(), &size) == 1);
+  return digest;
+}
+
+absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y) {
+  if (x_and_y.size() != 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("P-256 public key has ", x_and_y.size(), " bytes, expected 64"));
+  }
+  uint8_t spki[sizeof(kP256SpkiPrefix) + 64];
+  std::memcpy(spki, kP256SpkiPrefix, sizeof(kP256SpkiPrefix));
+  std::memcpy(spki + sizeof(kP256SpkiPrefix), x_and_y.data(), 64);
+  const unsigned char* cursor = spki;
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &cursor, sizeof(spki)));
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
+  }
+  return key;
+}
+
+bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature) {
+  if (key == nullptr || signature.size() != 64) {
+    return false;
+  }
+  std::string der;
+  der.reserve(72);
+  der.push_back(0x30);
+  der.push_back(0);
+  const auto* raw = reinterpret_cast<const uint8_t*>(signature.data());
+  AppendDerInteger(raw, 32, &der);
+  AppendDerInteger(raw + 32, 32, &der);
+  der[1] = static_cast<char>(der.size() - 2);
+
+  std::unique_ptr<EVP_MD_CTX, MdContextDeleter> context(EVP_MD_CTX_new());
+  if (context == nullptr ||
+      EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  const int result =
+      EVP_DigestVerify(context.get(), reinterpret_cast<const uint8_t*>(der.data()), der.size(),
+                       reinterpret_cast<const uint8_t*>(message.data()), message.size());
+  if (result != 1) {
+    ERR_clear_error();
+  }
+  return result == 1;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
+                                                          absl::string_view what) {
+  std::vector<X509Ptr> certs;
+  constexpr absl::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  constexpr absl::string_view kEnd = "-----END CERTIFICATE-----";
+  size_t position = 0;
+  while (true) {
+    const size_t begin = pem.find(kBegin, position);
+    if (begin == absl::string_view::npos) {
+      break;
+    }
+    const size_t end = pem.find(kEnd, begin);
+    if (end == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": certificate ", certs.size() + 1, " has no END CERTIFICATE line"));
+    }
+    const absl::string_view block = pem.substr(begin, end + kEnd.size() - begin);
+    BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
+    CN_CHECK(bio != nullptr);
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (cert == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": certificate ", certs.size() + 1, " does not parse (", TakeOpenSslErrors(), ")"));
+    }
+    certs.push_back(std::move(cert));
+    position = end + kEnd.size();
+  }
+  if (certs.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": no PEM certificate found"));
+  }
+  return certs;
+}
+
+absl::StatusOr<X509Ptr> ParseDerCertificate(absl::string_view der, absl::string_view what) {
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+  X509Ptr cert(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not a DER certificate (", TakeOpenSslErrors(), ")"));
+  }
+  if (cursor != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": trailing bytes after the certificate"));
+  }
+  return cert;
+}
+
+absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem_or_der, absl::string_view what) {
+  if (pem_or_der.find("-----BEGIN") != absl::string_view::npos) {
+    absl::StatusOr<std::vector<X509Ptr>> certs = ParsePemCertificates(pem_or_der, what);
+    if (!certs.ok()) {
+      return certs.status();
+    }
+    if (certs->size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": holds ", certs->size(), " certificates, expected one"));
+    }
+    return std::move(certs->front());
+  }
+  return ParseDerCertificate(pem_or_der, what);
+}
+
+absl::StatusOr<X509CrlPtr> ParseDerCrl(absl::string_view der, absl::string_view what) {
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+  X509CrlPtr crl(d2i_X509_CRL(nullptr, &cursor, static_cast<long>(der.size())));
+  if (crl == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not a DER CRL (", TakeOpenSslErrors(), ")"));
+  }
+  if (cursor != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": trailing bytes after the CRL"));
+  }
+  return crl;
+}
+
+std::string CertificateDer(X509* cert) {
+  unsigned char* buffer = nullptr;
+  const int size = i2d_X509(cert, &buffer);
+  CN_CHECK(size > 0);
+  std::string der(reinterpret_cast<char*>(buffer), static_cast<size_t>(size));
+  OPENSSL_free(buffer);
+  return der;
+}
+
+std::string PublicKeyDer(EVP_PKEY* key) {
+  unsigned char* buffer = nullptr;
+  const int size = i2d_PUBKEY(key, &buffer);
+  if (size <= 0) {
+    return "";
+  }
+  std::string der(reinterpret_cast<char*>(buffer), static_cast<size_t>(size));
+  OPENSSL_free(buffer);
+  return der;
+}
+
+absl::StatusOr<absl::Time> ToTime(const ASN1_TIME* time) {
+  std::tm parts{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("time field is not a valid ASN.1 time");
+  }
+  return absl::FromTM(parts, absl::UTCTimeZone());
+}
+
+std::string NameText(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  CN_CHECK(bio != nullptr);
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(size));
+}
+
+std::string SerialHex(X509* cert) {
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+  return HexEncode(AsView(ASN1_STRING_get0_data(serial), ASN1_STRING_length(serial)));
+}
+
+std::string TakeOpenSslErrors() {
+  std::string text;
+  unsigned long code = 0;
+  while ((code = ERR_get_error()) != 0) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    if (!text.empty()) {
+      text += "; ";
+    }
+    text += buffer;
+  }
+  return text;
+}
+
+std::string HexEncode(absl::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto byte = static_cast<uint8_t>(c);
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 0xf]);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> HexDecode(absl::string_view hex) {
+  if (hex.size() % 2 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hex text has an odd number of digits (", hex.size(), ")"));
+  }
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int high = value(hex[i]);
+    const int low = value(hex[i + 1]);
+    if (high < 0 || low < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("hex text has a non-hex character at position ", high < 0 ? i : i + 1));
+    }
+    out.push_back(static_cast<char>((high << 4) | low));
+  }
+  return out;
+}
+
+}  // namespace cn::dcap

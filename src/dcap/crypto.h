@@ -1,0 +1,106 @@
+#pragma once
+
+// The OpenSSL 3 objects the verifier uses, owned by unique_ptr with the matching free function,
+// and the few operations on them that the verifier needs, each returning a Status or a plain
+// answer instead of OpenSSL's mix of return codes and an error queue.
+//
+// Every function here is thread-safe: the OpenSSL objects are only read after construction
+// (OpenSSL 3 allows concurrent verification with one EVP_PKEY).
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace cn::dcap {
+
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct X509CrlDeleter {
+  void operator()(X509_CRL* crl) const { X509_CRL_free(crl); }
+};
+struct EvpPkeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, X509CrlDeleter>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+Sha256Digest Sha256(absl::string_view data);
+
+// Hashes a sequence of byte strings, each prefixed with its length so that different splits of
+// the same bytes give different digests. Used for cache keys.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(const Sha256Hasher&) = delete;
+  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  Sha256Hasher& AddField(absl::string_view bytes);
+  Sha256Digest Finish();
+
+ private:
+  EVP_MD_CTX* context_;
+};
+
+// An EC P-256 public key from the quote's raw X||Y encoding. InvalidArgument when the point is
+// not on the curve.
+absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y);
+
+// Whether `signature` (raw r||s, 64 bytes) is a valid ECDSA-SHA256 signature of `message` under
+// `key`. Any malformed input (wrong size, zero r or s, key of another type) is simply "false".
+bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature);
+
+// Certificates from concatenated PEM blocks, in order. Text outside the blocks (and trailing NUL
+// bytes, which quotes carry) is ignored. InvalidArgument when no block is found or one does not
+// parse; `what` names the input in the message.
+absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
+                                                          absl::string_view what);
+absl::StatusOr<X509Ptr> ParseDerCertificate(absl::string_view der, absl::string_view what);
+// A certificate in PEM or DER, whichever the bytes are.
+absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem_or_der, absl::string_view what);
+absl::StatusOr<X509CrlPtr> ParseDerCrl(absl::string_view der, absl::string_view what);
+
+// DER encodings, for hashing and comparison.
+std::string CertificateDer(X509* cert);
+std::string PublicKeyDer(EVP_PKEY* key);
+
+// ASN1_TIME as absl::Time. InvalidArgument for times OpenSSL cannot interpret.
+absl::StatusOr<absl::Time> ToTime(const ASN1_TIME* time);
+
+// RFC 2253 text of a name, for messages and `show`.
+std::string NameText(const X509_NAME* name);
+// Hex of a certificate's serial number.
+std::string SerialHex(X509* cert);
+
+// Drains OpenSSL's error queue of this thread into one line ("" when empty).
+std::string TakeOpenSslErrors();
+
+std::string HexEncode(absl::string_view bytes);
+template <size_t N>
+std::string HexEncode(const std::array<uint8_t, N>& bytes) {
+  return HexEncode(absl::string_view(reinterpret_cast<const char*>(bytes.data()), N));
+}
+// Decodes hex of either case. InvalidArgument names the first bad character.
+absl::StatusOr<std::string> HexDecode(absl::string_view hex);
+
+inline absl::string_view AsView(const uint8_t* data, size_t size) {
+  return absl::string_view(reinterpret_cast<const char*>(data), size);
+}
+template <size_t N>
+absl::string_view AsView(const std::array<uint8_t, N>& bytes) {
+  return AsView(bytes.data(), N);
+}
+
+}  // namespace cn::dcap

@@ -1,0 +1,159 @@
+#include "src/dcap/pck_extension.h"
+
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
+#include "src/dcap/der_reader.h"
+
+namespace cn::dcap {
+namespace {
+
+constexpr absl::string_view kContext = "PCK certificate SGX extension";
+
+template <size_t N>
+absl::Status CopyOctets(absl::string_view value, absl::string_view name,
+                        std::array<uint8_t, N>* out) {
+  if (value.size() != N) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kContext, ": ", name, " has ", value.size(), " bytes, expected ", N));
+  }
+  std::memcpy(out->data(), value.data(), N);
+  return absl::OkStatus();
+}
+
+absl::Status Annotate(const absl::Status& status, absl::string_view name) {
+  return absl::InvalidArgumentError(absl::StrCat(kContext, ": ", name, ": ", status.message()));
+}
+
+absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
+  const std::string prefix = absl::StrCat(kSgxExtensionOid, ".2.");
+  uint32_t seen = 0;  // bit i set once component i+1 (1..18) was read
+  while (!tcb.at_end()) {
+    ASSIGN_OR_RETURN(DerReader entry, tcb.ReadConstructed(der::kSequence, "TCB entry"));
+    ASSIGN_OR_RETURN(absl::string_view oid_der,
+                     entry.ReadExpected(der::kObjectIdentifier, "TCB entry OID"));
+    absl::StatusOr<std::string> oid = DecodeObjectIdentifier(oid_der);
+    if (!oid.ok()) {
+      return Annotate(oid.status(), "TCB entry OID");
+    }
+    if (oid->rfind(prefix, 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(kContext, ": unexpected TCB entry ", *oid));
+    }
+    const std::string suffix = oid->substr(prefix.size());
+    int index = 0;
+    for (char c : suffix) {
+      if (c < '0' || c > '9' || index > 100) {
+        index = -1;
+        break;
+      }
+      index = index * 10 + (c - '0');
+    }
+    if (index < 1 || index > 18) {
+      return absl::InvalidArgumentError(absl::StrCat(kContext, ": unexpected TCB entry ", *oid));
+    }
+    if (seen & (1u << (index - 1))) {
+      return absl::InvalidArgumentError(absl::StrCat(kContext, ": TCB entry ", *oid, " repeats"));
+    }
+    seen |= 1u << (index - 1);
+    const std::string name = absl::StrCat("TCB entry ", *oid);
+    if (index == 18) {
+      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, name));
+      RETURN_IF_ERROR(CopyOctets(value, "CPUSVN", &out->cpusvn));
+    } else {
+      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kInteger, name));
+      absl::StatusOr<uint64_t> number = DecodeUnsignedInteger(value, index == 17 ? 0xffff : 0xff);
+      if (!number.ok()) {
+        return Annotate(number.status(), name);
+      }
+      if (index == 17) {
+        out->pcesvn = static_cast<uint16_t>(*number);
+      } else {
+        out->tcb_components[index - 1] = static_cast<uint8_t>(*number);
+      }
+    }
+    if (!entry.at_end()) {
+      return entry.Error(absl::StrCat(name, " has trailing data"));
+    }
+  }
+  if (seen != (1u << 18) - 1) {
+    for (int i = 0; i < 18; ++i) {
+      if (!(seen & (1u << i))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(kContext, ": TCB entry ", prefix, i + 1, " is missing"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PckExtension> ParsePckExtension(absl::string_view der) {
+  DerReader outer(der, kContext);
+  ASSIGN_OR_RETURN(DerReader entries, outer.ReadConstructed(der::kSequence, "extension"));
+  if (!outer.at_end()) {
+    return outer.Error("trailing data after the extension");
+  }
+  PckExtension out;
+  bool have_tcb = false;
+  bool have_pce_id = false;
+  bool have_fmspc = false;
+  bool have_ppid = false;
+  while (!entries.at_end()) {
+    ASSIGN_OR_RETURN(DerReader entry, entries.ReadConstructed(der::kSequence, "entry"));
+    ASSIGN_OR_RETURN(absl::string_view oid_der,
+                     entry.ReadExpected(der::kObjectIdentifier, "entry OID"));
+    absl::StatusOr<std::string> oid = DecodeObjectIdentifier(oid_der);
+    if (!oid.ok()) {
+      return Annotate(oid.status(), "entry OID");
+    }
+    const std::string base = kSgxExtensionOid;
+    auto repeat = [&](bool* seen) -> absl::Status {
+      if (*seen) {
+        return absl::InvalidArgumentError(absl::StrCat(kContext, ": entry ", *oid, " repeats"));
+      }
+      *seen = true;
+      return absl::OkStatus();
+    };
+    if (*oid == base + ".1") {
+      RETURN_IF_ERROR(repeat(&have_ppid));
+      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "PPID"));
+      RETURN_IF_ERROR(CopyOctets(value, "PPID", &out.ppid));
+    } else if (*oid == base + ".2") {
+      RETURN_IF_ERROR(repeat(&have_tcb));
+      ASSIGN_OR_RETURN(DerReader tcb, entry.ReadConstructed(der::kSequence, "TCB"));
+      RETURN_IF_ERROR(ParseTcb(tcb, &out));
+    } else if (*oid == base + ".3") {
+      RETURN_IF_ERROR(repeat(&have_pce_id));
+      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "PCE-ID"));
+      RETURN_IF_ERROR(CopyOctets(value, "PCE-ID", &out.pce_id));
+    } else if (*oid == base + ".4") {
+      RETURN_IF_ERROR(repeat(&have_fmspc));
+      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "FMSPC"));
+      RETURN_IF_ERROR(CopyOctets(value, "FMSPC", &out.fmspc));
+    } else {
+      // SGX type, platform instance ID, configuration: not needed for the verdict. Still
+      // require the value to be one well-formed element.
+      ASSIGN_OR_RETURN(DerElement skipped, entry.ReadElement(absl::StrCat("entry ", *oid)));
+      (void)skipped;
+    }
+    if (!entry.at_end()) {
+      return entry.Error(absl::StrCat("entry ", *oid, " has trailing data"));
+    }
+  }
+  if (!have_tcb) {
+    return absl::InvalidArgumentError(absl::StrCat(kContext, ": the TCB entry is missing"));
+  }
+  if (!have_pce_id) {
+    return absl::InvalidArgumentError(absl::StrCat(kContext, ": the PCE-ID entry is missing"));
+  }
+  if (!have_fmspc) {
+    return absl::InvalidArgumentError(absl::StrCat(kContext, ": the FMSPC entry is missing"));
+  }
+  return out;
+}
+
+}  // namespace cn::dcap

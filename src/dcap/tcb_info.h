@@ -1,0 +1,77 @@
+#pragma once
+
+// The signed TCB collateral: TCB Info (versions 2 and 3) and QE Identity (version 2), parsed from
+// the exact JSON text that Intel signed. Parsing does not check the signature (verifier.h does,
+// over these same bytes, before trusting anything parsed here); it checks that every field the
+// verdict depends on is present, of the right type and range, and names the one that is not.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace cn::dcap {
+
+enum class TcbStatus {
+  kUpToDate,
+  kSwHardeningNeeded,
+  kConfigurationNeeded,
+  kConfigurationAndSwHardeningNeeded,
+  kOutOfDate,
+  kOutOfDateConfigurationNeeded,
+  kRevoked,
+};
+
+// Intel's spelling ("UpToDate", "SWHardeningNeeded", ...), as `sgx-quote --json` prints it.
+absl::string_view TcbStatusName(TcbStatus status);
+absl::StatusOr<TcbStatus> ParseTcbStatus(absl::string_view name);
+
+struct TcbLevel {
+  std::array<uint8_t, 16> components{};
+  uint16_t pcesvn = 0;
+  TcbStatus status = TcbStatus::kUpToDate;
+  std::vector<std::string> advisory_ids;
+};
+
+struct TcbInfo {
+  int version = 0;  // 2 or 3
+  absl::Time issue_date;
+  absl::Time next_update;
+  std::array<uint8_t, 6> fmspc{};
+  std::array<uint8_t, 2> pce_id{};
+  int tcb_evaluation_data_number = 0;
+  std::vector<TcbLevel> levels;  // in Intel's order: best first
+};
+
+// Parses the inner `tcbInfo` object. Accepts id "SGX" (v3) or no id (v2); rejects TDX TCB Info
+// (not verified yet), unknown versions and TCB types other than 0.
+absl::StatusOr<TcbInfo> ParseTcbInfo(absl::string_view json_text);
+
+struct QeTcbLevel {
+  uint16_t isvsvn = 0;
+  TcbStatus status = TcbStatus::kUpToDate;
+  std::vector<std::string> advisory_ids;
+};
+
+struct QeIdentity {
+  std::string id;  // "QE", or another enclave's ("QVE", "TD_QE") which the verifier refuses
+  int version = 0;
+  absl::Time issue_date;
+  absl::Time next_update;
+  uint32_t miscselect = 0;
+  uint32_t miscselect_mask = 0;
+  std::array<uint8_t, 16> attributes{};
+  std::array<uint8_t, 16> attributes_mask{};
+  std::array<uint8_t, 32> mrsigner{};
+  uint16_t isvprodid = 0;
+  std::vector<QeTcbLevel> levels;  // best first
+};
+
+// Parses the inner `enclaveIdentity` object (version 2).
+absl::StatusOr<QeIdentity> ParseQeIdentity(absl::string_view json_text);
+
+}  // namespace cn::dcap

@@ -1,0 +1,44 @@
+#pragma once
+
+// TrustAnchor: the root certificate that every chain (PCK, TCB signing, QE Identity signing) and
+// the root CA CRL must lead to. It is matched by *public key*, not by encoding, so a chain that
+// ends in another certificate for the same key (Intel's older root encoding, valid to 2033)
+// verifies too.
+//
+// Immutable after construction; safe to share between threads.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "src/dcap/crypto.h"
+
+namespace cn::dcap {
+
+// The built-in Intel SGX Root CA (DER), for the production trust anchor.
+extern const unsigned char kIntelSgxRootCaDer[];
+extern const size_t kIntelSgxRootCaDerSize;
+
+class TrustAnchor {
+ public:
+  // Intel's SGX Root CA, compiled into the library.
+  static TrustAnchor IntelSgxRoot();
+  // A root from a certificate in PEM or DER (`--root-ca`, test roots). InvalidArgument when the
+  // bytes are not exactly one certificate or its key is not an EC P-256 key.
+  static absl::StatusOr<TrustAnchor> FromCertificate(absl::string_view pem_or_der);
+
+  X509* certificate() const { return certificate_.get(); }
+  EVP_PKEY* public_key() const { return X509_get0_pubkey(certificate_.get()); }
+  // DER SubjectPublicKeyInfo of the root key: what matching compares.
+  const std::string& public_key_der() const { return public_key_der_; }
+  bool HasKey(EVP_PKEY* key) const;
+
+ private:
+  explicit TrustAnchor(std::shared_ptr<X509> certificate);
+
+  std::shared_ptr<X509> certificate_;
+  std::string public_key_der_;
+};
+
+}  // namespace cn::dcap

@@ -1,0 +1,722 @@
+#include "src/dcap/verifier.h"
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "src/common/status_macros.h"
+
+namespace cn::dcap {
+
+// A span of time during which one piece of collateral is valid, checked on every call.
+struct ValidityWindow {
+  std::string what;
+  absl::Time from;
+  absl::Time until;
+};
+
+struct Verifier::AttestationKey {
+  EvpPkeyPtr key;
+};
+
+struct Verifier::VerifiedChain {
+  // Set when the chain cannot even give a leaf key: nothing else below is meaningful.
+  std::optional<Rejection> parse_error;
+  std::vector<X509Ptr> certs;
+  std::string leaf_key_der;
+  // Set when the chain does not lead to the anchor or the leaf is not a PCK certificate.
+  std::optional<Rejection> trust_error;
+  PckExtension extension;
+  std::vector<ValidityWindow> windows;
+  // The intermediate CA (issued by the root; checked against the root CA CRL).
+  std::string intermediate_serial;
+  std::string intermediate_subject;
+  std::string leaf_serial;
+  std::string leaf_issuer_key_der;
+};
+
+struct Verifier::VerifiedCollateral {
+  std::optional<Rejection> root_crl_error;
+  absl::flat_hash_set<std::string> root_revoked;
+  ValidityWindow root_crl_window;
+
+  std::optional<Rejection> pck_crl_error;
+  X509CrlPtr pck_crl;
+  absl::flat_hash_set<std::string> pck_revoked;
+  ValidityWindow pck_crl_window;
+
+  std::optional<Rejection> tcb_info_error;
+  TcbInfo tcb_info;
+  std::vector<ValidityWindow> tcb_info_windows;
+
+  std::optional<Rejection> qe_identity_error;
+  QeIdentity qe_identity;
+  std::vector<ValidityWindow> qe_identity_windows;
+};
+
+namespace {
+
+Rejection Reject(ErrorCode code, std::string message) {
+  return Rejection{code, std::move(message)};
+}
+
+std::string TimeText(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+}
+
+// Revocation lookups compare serial numbers by sign and magnitude bytes.
+std::string SerialKey(const ASN1_INTEGER* serial) {
+  std::string key(1, ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? '-' : '+');
+  key.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
+             static_cast<size_t>(ASN1_STRING_length(serial)));
+  return key;
+}
+
+std::string Subject(X509* cert) { return NameText(X509_get_subject_name(cert)); }
+
+absl::Status AddCertificateWindow(X509* cert, absl::string_view what,
+                                  std::vector<ValidityWindow>* windows) {
+  absl::StatusOr<absl::Time> from = ToTime(X509_get0_notBefore(cert));
+  absl::StatusOr<absl::Time> until = ToTime(X509_get0_notAfter(cert));
+  if (!from.ok() || !until.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " (", Subject(cert), ") has an unreadable validity period"));
+  }
+  windows->push_back(ValidityWindow{absl::StrCat(what, " (", Subject(cert), ")"), *from, *until});
+  return absl::OkStatus();
+}
+
+// Verifies certs[0] <- certs[1] <- ... <- the anchor, where the last certificate may be the root
+// itself (any encoding of the anchor's key). Returns how many certificates precede the root, and
+// adds every certificate's validity window. Errors are messages for the caller's code.
+absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
+                                           const TrustAnchor& anchor, absl::string_view what,
+                                           std::vector<ValidityWindow>* windows) {
+  const size_t count = certs.size();
+  const bool root_in_chain = anchor.HasKey(X509_get0_pubkey(certs[count - 1].get()));
+  const size_t below_root = root_in_chain ? count - 1 : count;
+  if (below_root == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
+  }
+  if (root_in_chain) {
+    X509* root = certs[count - 1].get();
+    if (X509_verify(root, anchor.public_key()) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the root certificate's self-signature does not verify"));
+    }
+  }
+  for (size_t i = 0; i < below_root; ++i) {
+    X509* cert = certs[i].get();
+    X509* issuer = i + 1 < count ? certs[i + 1].get() : anchor.certificate();
+    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0) {
+      if (i + 1 == count) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " does not chain to the trusted root: certificate ", i + 1, " (",
+                         Subject(cert), ") is issued by ", NameText(X509_get_issuer_name(cert))));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert), ") is issued by ",
+                       NameText(X509_get_issuer_name(cert)), ", not by the next certificate (",
+                       Subject(issuer), ")"));
+    }
+    if (X509_check_ca(issuer) < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": issuer ", Subject(issuer), " is not a CA certificate"));
+    }
+    if (X509_verify(cert, X509_get0_pubkey(issuer)) != 1) {
+      ERR_clear_error();
+      const bool by_root = issuer == anchor.certificate() || i + 2 == count;
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the signature of certificate ", i + 1, " (", Subject(cert),
+                       ") does not verify with the key of ", Subject(issuer),
+                       by_root && !root_in_chain ? " (the trusted root)" : ""));
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    RETURN_IF_ERROR(
+        AddCertificateWindow(certs[i].get(), absl::StrCat(what, " certificate ", i + 1), windows));
+  }
+  if (!root_in_chain) {
+    RETURN_IF_ERROR(AddCertificateWindow(anchor.certificate(), "trusted root", windows));
+  }
+  return below_root;
+}
+
+absl::Status CheckCrlWindow(X509_CRL* crl, absl::string_view what, ValidityWindow* window) {
+  absl::StatusOr<absl::Time> from = ToTime(X509_CRL_get0_lastUpdate(crl));
+  if (!from.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has an unreadable thisUpdate"));
+  }
+  if (X509_CRL_get0_nextUpdate(crl) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has no nextUpdate"));
+  }
+  absl::StatusOr<absl::Time> until = ToTime(X509_CRL_get0_nextUpdate(crl));
+  if (!until.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has an unreadable nextUpdate"));
+  }
+  *window = ValidityWindow{std::string(what), *from, *until};
+  return absl::OkStatus();
+}
+
+absl::flat_hash_set<std::string> RevokedSerials(X509_CRL* crl) {
+  absl::flat_hash_set<std::string> serials;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; revoked != nullptr && i < sk_X509_REVOKED_num(revoked); ++i) {
+    serials.insert(SerialKey(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+  }
+  return serials;
+}
+
+// Verifies one signed JSON document (TCB Info or QE Identity): its signing chain up to the
+// anchor, the signing certificate's revocation status, and the signature over the exact text.
+absl::Status VerifySignedText(absl::string_view chain_pem, absl::string_view text,
+                              absl::string_view signature, absl::string_view what,
+                              const TrustAnchor& anchor,
+                              const absl::flat_hash_set<std::string>& root_revoked,
+                              std::vector<ValidityWindow>* windows) {
+  const std::string chain_name = absl::StrCat(what, " signing chain");
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ParsePemCertificates(chain_pem, chain_name));
+  ASSIGN_OR_RETURN(size_t below_root, VerifyChainToAnchor(certs, anchor, chain_name, windows));
+  X509* signer = certs[0].get();
+  if (below_root != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        chain_name, ": the signing certificate must be issued by the root CA itself, but ",
+        below_root - 1, " intermediate certificate(s) stand between them"));
+  }
+  if (X509_check_ca(signer) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
+                                                   Subject(signer), ") is a CA certificate"));
+  }
+  if (root_revoked.contains(SerialKey(X509_get0_serialNumber(signer)))) {
+    return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
+                                                   Subject(signer), ", serial ", SerialHex(signer),
+                                                   ") is revoked by the root CA CRL"));
+  }
+  if (signature.size() != 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
+  }
+  if (!VerifyEcdsaSha256(X509_get0_pubkey(signer), text, signature)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " signature does not verify over its text with the key of ", Subject(signer)));
+  }
+  return absl::OkStatus();
+}
+
+TcbStatus CombineStatus(TcbStatus platform, TcbStatus qe) {
+  if (platform == TcbStatus::kRevoked || qe == TcbStatus::kRevoked) {
+    return TcbStatus::kRevoked;
+  }
+  if (qe == TcbStatus::kOutOfDate || qe == TcbStatus::kOutOfDateConfigurationNeeded) {
+    switch (platform) {
+      case TcbStatus::kConfigurationNeeded:
+      case TcbStatus::kConfigurationAndSwHardeningNeeded:
+      case TcbStatus::kOutOfDateConfigurationNeeded:
+        return TcbStatus::kOutOfDateConfigurationNeeded;
+      default:
+        return TcbStatus::kOutOfDate;
+    }
+  }
+  return platform;
+}
+
+std::string ComponentsText(const std::array<uint8_t, 16>& components) {
+  return absl::StrJoin(components, ",", [](std::string* out, uint8_t value) {
+    absl::StrAppend(out, static_cast<int>(value));
+  });
+}
+
+}  // namespace
+
+absl::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kUnsupportedQuoteFormat:
+      return "unsupported_quote_format";
+    case ErrorCode::kInvalidQuoteSignature:
+      return "invalid_quote_signature";
+    case ErrorCode::kInvalidQeReportSignature:
+      return "invalid_qe_report_signature";
+    case ErrorCode::kQeReportDataMismatch:
+      return "qe_report_data_mismatch";
+    case ErrorCode::kUntrustedPckChain:
+      return "untrusted_pck_chain";
+    case ErrorCode::kPckRevoked:
+      return "pck_revoked";
+    case ErrorCode::kInvalidCrl:
+      return "invalid_crl";
+    case ErrorCode::kInvalidTcbInfo:
+      return "invalid_tcb_info";
+    case ErrorCode::kInvalidQeIdentity:
+      return "invalid_qe_identity";
+    case ErrorCode::kQeIdentityMismatch:
+      return "qe_identity_mismatch";
+    case ErrorCode::kFmspcMismatch:
+      return "fmspc_mismatch";
+    case ErrorCode::kTcbLevelNotFound:
+      return "tcb_level_not_found";
+    case ErrorCode::kTcbRevoked:
+      return "tcb_revoked";
+    case ErrorCode::kCollateralExpired:
+      return "collateral_expired";
+  }
+  return "unknown";
+}
+
+Verifier::Verifier(TrustAnchor anchor, VerifierCacheOptions cache_options)
+    : anchor_(std::move(anchor)),
+      attestation_keys_(cache_options.attestation_keys),
+      chains_(cache_options.pck_chains),
+      collaterals_(cache_options.collaterals),
+      signatures_(cache_options.signatures) {}
+
+Verifier::~Verifier() = default;
+
+VerifierCacheStats Verifier::cache_stats() const {
+  VerifierCacheStats stats;
+  stats.chain_hits = chains_.hits();
+  stats.chain_misses = chains_.misses();
+  stats.collateral_hits = collaterals_.hits();
+  stats.collateral_misses = collaterals_.misses();
+  stats.signature_hits = signatures_.hits();
+  stats.signature_misses = signatures_.misses();
+  stats.attestation_key_hits = attestation_keys_.hits();
+  stats.attestation_key_misses = attestation_keys_.misses();
+  return stats;
+}
+
+void Verifier::ClearCaches() {
+  attestation_keys_.Clear();
+  chains_.Clear();
+  collaterals_.Clear();
+  signatures_.Clear();
+}
+
+template <typename Check>
+bool Verifier::CachedSignatureFact(const std::string& key, Check check) const {
+  if (std::shared_ptr<const bool> known = signatures_.Find(key)) {
+    return *known;
+  }
+  const bool result = check();
+  // Only successes are worth keeping: a failure ends the verification anyway.
+  if (result) {
+    signatures_.Insert(key, std::make_shared<const bool>(true));
+  }
+  return result;
+}
+
+std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_view pem) const {
+  const Sha256Digest digest = Sha256(pem);
+  const std::string key(AsView(digest));
+  if (std::shared_ptr<const VerifiedChain> cached = chains_.Find(key)) {
+    return cached;
+  }
+  auto chain = std::make_shared<VerifiedChain>();
+  absl::StatusOr<std::vector<X509Ptr>> certs = ParsePemCertificates(pem, "PCK chain");
+  if (!certs.ok()) {
+    chain->parse_error =
+        Reject(ErrorCode::kUntrustedPckChain, std::string(certs.status().message()));
+    return chains_.Insert(key, std::move(chain));
+  }
+  chain->certs = *std::move(certs);
+  chain->leaf_key_der = PublicKeyDer(X509_get0_pubkey(chain->certs[0].get()));
+  if (chain->leaf_key_der.empty()) {
+    chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
+                                "PCK chain: the leaf certificate's key is unreadable");
+    return chains_.Insert(key, std::move(chain));
+  }
+  auto trust = [&]() -> absl::Status {
+    const std::vector<X509Ptr>& list = chain->certs;
+    ASSIGN_OR_RETURN(size_t below_root,
+                     VerifyChainToAnchor(list, anchor_, "PCK chain", &chain->windows));
+    if (below_root != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PCK chain: expected the PCK certificate and one intermediate CA below the root, found ",
+          below_root, " certificate(s)"));
+    }
+    X509* leaf = list[0].get();
+    X509* intermediate = list[1].get();
+    if (X509_check_ca(leaf) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("PCK chain: the leaf (", Subject(leaf), ") is a CA certificate"));
+    }
+    ASN1_OBJECT* oid = OBJ_txt2obj(kSgxExtensionOid, 1);
+    const int index = oid == nullptr ? -1 : X509_get_ext_by_OBJ(leaf, oid, -1);
+    ASN1_OBJECT_free(oid);
+    if (index < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("PCK chain: the leaf (", Subject(leaf),
+                                                     ") has no SGX extension (", kSgxExtensionOid,
+                                                     ")"));
+    }
+    if (X509_get_ext_by_OBJ(leaf, X509_EXTENSION_get_object(X509_get_ext(leaf, index)), index) >=
+        0) {
+      return absl::InvalidArgumentError("PCK chain: the leaf has more than one SGX extension");
+    }
+    const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(leaf, index));
+    ASSIGN_OR_RETURN(chain->extension,
+                     ParsePckExtension(AsView(ASN1_STRING_get0_data(data),
+                                              static_cast<size_t>(ASN1_STRING_length(data)))));
+    chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
+    chain->intermediate_subject = Subject(intermediate);
+    chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));
+    chain->leaf_issuer_key_der = PublicKeyDer(X509_get0_pubkey(intermediate));
+    return absl::OkStatus();
+  };
+  if (absl::Status status = trust(); !status.ok()) {
+    chain->trust_error = Reject(ErrorCode::kUntrustedPckChain, std::string(status.message()));
+  }
+  return chains_.Insert(key, std::move(chain));
+}
+
+std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
+    const Collateral& collateral) const {
+  const std::string key(AsView(collateral.digest()));
+  if (std::shared_ptr<const VerifiedCollateral> cached = collaterals_.Find(key)) {
+    return cached;
+  }
+  const CollateralParts& parts = collateral.parts();
+  auto result = std::make_shared<VerifiedCollateral>();
+
+  auto root_crl = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(X509CrlPtr crl, ParseDerCrl(parts.root_ca_crl, "root CA CRL"));
+    X509* root = anchor_.certificate();
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(root)) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("root CA CRL is issued by ",
+                                                     NameText(X509_CRL_get_issuer(crl.get())),
+                                                     ", not by the trusted root ", Subject(root)));
+    }
+    if (X509_CRL_verify(crl.get(), anchor_.public_key()) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(
+          "root CA CRL signature does not verify with the trusted root's key");
+    }
+    RETURN_IF_ERROR(CheckCrlWindow(crl.get(), "root CA CRL", &result->root_crl_window));
+    result->root_revoked = RevokedSerials(crl.get());
+    return absl::OkStatus();
+  };
+  if (absl::Status status = root_crl(); !status.ok()) {
+    result->root_crl_error = Reject(ErrorCode::kInvalidCrl, std::string(status.message()));
+  }
+
+  auto pck_crl = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(result->pck_crl, ParseDerCrl(parts.pck_crl, "PCK CRL"));
+    RETURN_IF_ERROR(CheckCrlWindow(result->pck_crl.get(), "PCK CRL", &result->pck_crl_window));
+    result->pck_revoked = RevokedSerials(result->pck_crl.get());
+    return absl::OkStatus();
+  };
+  if (absl::Status status = pck_crl(); !status.ok()) {
+    result->pck_crl_error = Reject(ErrorCode::kInvalidCrl, std::string(status.message()));
+  }
+
+  auto tcb_info = [&]() -> absl::Status {
+    RETURN_IF_ERROR(VerifySignedText(parts.tcb_info_issuer_chain, parts.tcb_info,
+                                     parts.tcb_info_signature, "TCB Info", anchor_,
+                                     result->root_revoked, &result->tcb_info_windows));
+    ASSIGN_OR_RETURN(result->tcb_info, ParseTcbInfo(parts.tcb_info));
+    result->tcb_info_windows.push_back(
+        ValidityWindow{"TCB Info", result->tcb_info.issue_date, result->tcb_info.next_update});
+    return absl::OkStatus();
+  };
+  if (absl::Status status = tcb_info(); !status.ok()) {
+    result->tcb_info_error = Reject(ErrorCode::kInvalidTcbInfo, std::string(status.message()));
+  }
+
+  auto qe_identity = [&]() -> absl::Status {
+    RETURN_IF_ERROR(VerifySignedText(parts.qe_identity_issuer_chain, parts.qe_identity,
+                                     parts.qe_identity_signature, "QE Identity", anchor_,
+                                     result->root_revoked, &result->qe_identity_windows));
+    ASSIGN_OR_RETURN(result->qe_identity, ParseQeIdentity(parts.qe_identity));
+    result->qe_identity_windows.push_back(ValidityWindow{
+        "QE Identity", result->qe_identity.issue_date, result->qe_identity.next_update});
+    return absl::OkStatus();
+  };
+  if (absl::Status status = qe_identity(); !status.ok()) {
+    result->qe_identity_error =
+        Reject(ErrorCode::kInvalidQeIdentity, std::string(status.message()));
+  }
+  return collaterals_.Insert(key, std::move(result));
+}
+
+VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collateral& collateral,
+                                    const VerifyOptions& options) const {
+  // 1. Layout and header.
+  absl::StatusOr<Quote> parsed = ParseQuote(quote_bytes);
+  if (!parsed.ok()) {
+    return Reject(ErrorCode::kUnsupportedQuoteFormat, std::string(parsed.status().message()));
+  }
+  const Quote& quote = *parsed;
+  if (quote.header.attestation_key_type != kAttestationKeyTypeEcdsaP256) {
+    return Reject(ErrorCode::kUnsupportedQuoteFormat,
+                  absl::StrCat("quote header: attestation key type ",
+                               quote.header.attestation_key_type, " is not ECDSA-P256 (2)"));
+  }
+  if (quote.header.tee_type == kTeeTypeTdx) {
+    return Reject(ErrorCode::kUnsupportedQuoteFormat,
+                  "quote is a TDX quote (version 4, TEE type 0x81): it parses, but verifying TDX "
+                  "quotes is not supported yet");
+  }
+  if (quote.header.qe_vendor_id != kIntelQeVendorId) {
+    return Reject(ErrorCode::kUnsupportedQuoteFormat,
+                  absl::StrCat("quote header: QE vendor ID ", HexEncode(quote.header.qe_vendor_id),
+                               " is not Intel's (", HexEncode(kIntelQeVendorId), ")"));
+  }
+
+  // 2. Quote signature.
+  const std::string raw_key(AsView(quote.attestation_key));
+  std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
+  if (attestation_key == nullptr) {
+    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
+    if (!key.ok()) {
+      return Reject(ErrorCode::kInvalidQuoteSignature,
+                    absl::StrCat("attestation key: ", key.status().message()));
+    }
+    attestation_key = attestation_keys_.Insert(
+        raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
+  }
+  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
+    return Reject(ErrorCode::kInvalidQuoteSignature,
+                  "quote signature does not verify over the header and report body with the "
+                  "attestation key");
+  }
+
+  // 3. The QE vouches for the attestation key through its report data.
+  {
+    std::string bound = raw_key;
+    bound.append(quote.qe_auth_data.data(), quote.qe_auth_data.size());
+    const Sha256Digest expected = Sha256(bound);
+    const auto& data = quote.qe_report.report_data;
+    const bool hash_matches = std::equal(expected.begin(), expected.end(), data.begin());
+    const bool rest_zero =
+        std::all_of(data.begin() + 32, data.end(), [](uint8_t b) { return b == 0; });
+    if (!hash_matches || !rest_zero) {
+      return Reject(ErrorCode::kQeReportDataMismatch,
+                    hash_matches ? "QE report data: bytes 32..63 are not zero"
+                                 : "QE report data does not hold SHA-256(attestation key || QE "
+                                   "authentication data)");
+    }
+  }
+
+  // 4. PCK chain and the QE report signature.
+  absl::string_view chain_pem = options.pck_chain_pem;
+  if (chain_pem.empty()) {
+    if (quote.certification_data_type != kCertificationDataPckChain) {
+      return Reject(ErrorCode::kUntrustedPckChain,
+                    absl::StrCat("quote certification data is type ", quote.certification_data_type,
+                                 ", which holds no PCK certificate chain, and no chain was "
+                                 "supplied (--pck-chain)"));
+    }
+    chain_pem = quote.certification_data;
+  }
+  std::shared_ptr<const VerifiedChain> chain = GetChain(chain_pem);
+  if (chain->parse_error) {
+    return *chain->parse_error;
+  }
+  const std::string qe_fact = [&] {
+    Sha256Hasher hasher;
+    hasher.AddField("qe-report")
+        .AddField(chain->leaf_key_der)
+        .AddField(quote.qe_report_bytes)
+        .AddField(AsView(quote.qe_report_signature));
+    const Sha256Digest digest = hasher.Finish();
+    return std::string(AsView(digest));
+  }();
+  if (!CachedSignatureFact(qe_fact, [&] {
+        return VerifyEcdsaSha256(X509_get0_pubkey(chain->certs[0].get()), quote.qe_report_bytes,
+                                 AsView(quote.qe_report_signature));
+      })) {
+    return Reject(ErrorCode::kInvalidQeReportSignature,
+                  "QE report signature does not verify with the PCK certificate's key");
+  }
+
+  // 5. The chain leads to the trust anchor.
+  if (chain->trust_error) {
+    return *chain->trust_error;
+  }
+
+  // 6. CRLs.
+  std::shared_ptr<const VerifiedCollateral> verified = GetCollateral(collateral);
+  if (verified->root_crl_error) {
+    return *verified->root_crl_error;
+  }
+  if (verified->root_revoked.contains(chain->intermediate_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the intermediate CA certificate (", chain->intermediate_subject,
+                               ") is revoked by the root CA CRL"));
+  }
+  if (verified->pck_crl_error) {
+    return *verified->pck_crl_error;
+  }
+  X509* leaf = chain->certs[0].get();
+  X509_CRL* pck_crl = verified->pck_crl.get();
+  if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  absl::StrCat("PCK CRL is issued by ", NameText(X509_CRL_get_issuer(pck_crl)),
+                               ", not by the PCK certificate's issuer ",
+                               NameText(X509_get_issuer_name(leaf))));
+  }
+  const std::string crl_fact = [&] {
+    Sha256Hasher hasher;
+    hasher.AddField("pck-crl")
+        .AddField(collateral.parts().pck_crl)
+        .AddField(chain->leaf_issuer_key_der);
+    const Sha256Digest digest = hasher.Finish();
+    return std::string(AsView(digest));
+  }();
+  if (!CachedSignatureFact(crl_fact, [&] {
+        const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain->certs[1].get())) == 1;
+        ERR_clear_error();
+        return ok;
+      })) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
+  }
+  if (verified->pck_revoked.contains(chain->leaf_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the PCK certificate (serial ", SerialHex(leaf),
+                               ") is revoked by the PCK CRL"));
+  }
+
+  // 7. TCB Info and QE Identity.
+  if (verified->tcb_info_error) {
+    return *verified->tcb_info_error;
+  }
+  if (verified->qe_identity_error) {
+    return *verified->qe_identity_error;
+  }
+  const TcbInfo& tcb_info = verified->tcb_info;
+  const QeIdentity& identity = verified->qe_identity;
+  const PckExtension& pck = chain->extension;
+
+  // 8. The TCB Info is for this platform.
+  if (tcb_info.fmspc != pck.fmspc) {
+    return Reject(ErrorCode::kFmspcMismatch,
+                  absl::StrCat("PCK certificate FMSPC ", HexEncode(pck.fmspc),
+                               " differs from TCB Info FMSPC ", HexEncode(tcb_info.fmspc)));
+  }
+  if (tcb_info.pce_id != pck.pce_id) {
+    return Reject(ErrorCode::kFmspcMismatch,
+                  absl::StrCat("PCK certificate PCE ID ", HexEncode(pck.pce_id),
+                               " differs from TCB Info PCE ID ", HexEncode(tcb_info.pce_id)));
+  }
+
+  // 9. The QE is Intel's QE.
+  const ReportBody& qe = quote.qe_report;
+  if (identity.id != "QE") {
+    return Reject(ErrorCode::kQeIdentityMismatch,
+                  absl::StrCat("QE Identity is the identity of enclave \"", identity.id,
+                               "\", not of the quoting enclave (\"QE\")"));
+  }
+  if (identity.mrsigner != qe.mr_signer) {
+    return Reject(
+        ErrorCode::kQeIdentityMismatch,
+        absl::StrCat("QE report MRSIGNER ", HexEncode(qe.mr_signer),
+                     " differs from QE Identity MRSIGNER ", HexEncode(identity.mrsigner)));
+  }
+  if (identity.isvprodid != qe.isv_prod_id) {
+    return Reject(ErrorCode::kQeIdentityMismatch,
+                  absl::StrCat("QE report ISVPRODID ", qe.isv_prod_id,
+                               " differs from QE Identity ISVPRODID ", identity.isvprodid));
+  }
+  if ((qe.misc_select & identity.miscselect_mask) !=
+      (identity.miscselect & identity.miscselect_mask)) {
+    return Reject(ErrorCode::kQeIdentityMismatch,
+                  absl::StrCat("QE report MISCSELECT ", absl::Hex(qe.misc_select, absl::kZeroPad8),
+                               " does not match QE Identity ",
+                               absl::Hex(identity.miscselect, absl::kZeroPad8), " under mask ",
+                               absl::Hex(identity.miscselect_mask, absl::kZeroPad8)));
+  }
+  for (size_t i = 0; i < 16; ++i) {
+    if ((qe.attributes[i] & identity.attributes_mask[i]) !=
+        (identity.attributes[i] & identity.attributes_mask[i])) {
+      return Reject(ErrorCode::kQeIdentityMismatch,
+                    absl::StrCat("QE report ATTRIBUTES ", HexEncode(qe.attributes),
+                                 " do not match QE Identity ", HexEncode(identity.attributes),
+                                 " under mask ", HexEncode(identity.attributes_mask)));
+    }
+  }
+
+  // 10. TCB levels.
+  const QeTcbLevel* qe_level = nullptr;
+  for (const QeTcbLevel& level : identity.levels) {
+    if (qe.isv_svn >= level.isvsvn) {
+      qe_level = &level;
+      break;
+    }
+  }
+  if (qe_level == nullptr) {
+    return Reject(ErrorCode::kTcbLevelNotFound,
+                  absl::StrCat("QE ISVSVN ", qe.isv_svn, " is below every QE Identity TCB level"));
+  }
+  const TcbLevel* platform_level = nullptr;
+  for (const TcbLevel& level : tcb_info.levels) {
+    bool fits = pck.pcesvn >= level.pcesvn;
+    for (size_t i = 0; fits && i < 16; ++i) {
+      fits = pck.tcb_components[i] >= level.components[i];
+    }
+    if (fits) {
+      platform_level = &level;
+      break;
+    }
+  }
+  if (platform_level == nullptr) {
+    return Reject(ErrorCode::kTcbLevelNotFound,
+                  absl::StrCat("platform TCB (components ", ComponentsText(pck.tcb_components),
+                               ", PCESVN ", pck.pcesvn, ") is below every TCB Info level"));
+  }
+
+  // 11. Combined status.
+  const TcbStatus status = CombineStatus(platform_level->status, qe_level->status);
+  if (status == TcbStatus::kRevoked) {
+    return Reject(
+        ErrorCode::kTcbRevoked,
+        absl::StrCat("TCB is revoked (platform level ", TcbStatusName(platform_level->status),
+                     ", QE level ", TcbStatusName(qe_level->status), ")"));
+  }
+
+  // 12. Time.
+  bool expired = false;
+  std::string expired_message;
+  auto check_window = [&](const ValidityWindow& window) {
+    if (expired) {
+      return;
+    }
+    if (options.at < window.from || options.at > window.until) {
+      expired = true;
+      expired_message =
+          absl::StrCat(window.what, " is not valid at ", TimeText(options.at), " (valid from ",
+                       TimeText(window.from), " until ", TimeText(window.until), ")");
+    }
+  };
+  for (const ValidityWindow& window : chain->windows) check_window(window);
+  check_window(verified->root_crl_window);
+  check_window(verified->pck_crl_window);
+  for (const ValidityWindow& window : verified->tcb_info_windows) check_window(window);
+  for (const ValidityWindow& window : verified->qe_identity_windows) check_window(window);
+  if (expired && !options.allow_expired_collateral) {
+    return Reject(ErrorCode::kCollateralExpired, expired_message);
+  }
+
+  Verdict verdict;
+  verdict.tcb_status = status;
+  verdict.platform_tcb_status = platform_level->status;
+  verdict.qe_tcb_status = qe_level->status;
+  verdict.advisory_ids = platform_level->advisory_ids;
+  verdict.advisory_ids.insert(verdict.advisory_ids.end(), qe_level->advisory_ids.begin(),
+                              qe_level->advisory_ids.end());
+  std::sort(verdict.advisory_ids.begin(), verdict.advisory_ids.end());
+  verdict.advisory_ids.erase(std::unique(verdict.advisory_ids.begin(), verdict.advisory_ids.end()),
+                             verdict.advisory_ids.end());
+  verdict.collateral_expired = expired;
+  verdict.quote_version = quote.header.version;
+  verdict.report = *quote.sgx_report;
+  verdict.pck = pck;
+  return verdict;
+}
+
+}  // namespace cn::dcap

@@ -1,0 +1,193 @@
+#include "src/sgxquote/output.h"
+
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "src/dcap/crypto.h"
+#include "src/dcap/pck_extension.h"
+
+namespace cn::sgxquote {
+namespace {
+
+using dcap::HexEncode;
+
+std::string TimeText(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+}
+
+OrderedJson ReportJson(const dcap::ReportBody& report) {
+  OrderedJson json = OrderedJson::object();
+  json["cpu_svn"] = HexEncode(report.cpu_svn);
+  json["misc_select"] = absl::StrCat(absl::Hex(report.misc_select, absl::kZeroPad8));
+  json["attributes"] = HexEncode(report.attributes);
+  json["debug"] = (report.attributes[0] & 0x02) != 0;
+  json["mrenclave"] = HexEncode(report.mr_enclave);
+  json["mrsigner"] = HexEncode(report.mr_signer);
+  json["isv_prod_id"] = report.isv_prod_id;
+  json["isv_svn"] = report.isv_svn;
+  json["report_data"] = HexEncode(report.report_data);
+  return json;
+}
+
+OrderedJson ExtensionJson(const dcap::PckExtension& extension) {
+  OrderedJson json = OrderedJson::object();
+  json["fmspc"] = HexEncode(extension.fmspc);
+  json["pce_id"] = HexEncode(extension.pce_id);
+  json["tcb_components"] = OrderedJson::array();
+  for (uint8_t component : extension.tcb_components) {
+    json["tcb_components"].push_back(component);
+  }
+  json["pcesvn"] = extension.pcesvn;
+  json["cpusvn"] = HexEncode(extension.cpusvn);
+  return json;
+}
+
+OrderedJson CertificatesJson(absl::string_view pem) {
+  absl::StatusOr<std::vector<dcap::X509Ptr>> certs =
+      dcap::ParsePemCertificates(pem, "certification data");
+  if (!certs.ok()) {
+    return OrderedJson{{"error", std::string(certs.status().message())}};
+  }
+  OrderedJson list = OrderedJson::array();
+  for (const dcap::X509Ptr& cert : *certs) {
+    OrderedJson json = OrderedJson::object();
+    json["subject"] = dcap::NameText(X509_get_subject_name(cert.get()));
+    json["issuer"] = dcap::NameText(X509_get_issuer_name(cert.get()));
+    json["serial"] = dcap::SerialHex(cert.get());
+    absl::StatusOr<absl::Time> from = dcap::ToTime(X509_get0_notBefore(cert.get()));
+    absl::StatusOr<absl::Time> until = dcap::ToTime(X509_get0_notAfter(cert.get()));
+    json["not_before"] = from.ok() ? TimeText(*from) : "unreadable";
+    json["not_after"] = until.ok() ? TimeText(*until) : "unreadable";
+    ASN1_OBJECT* oid = OBJ_txt2obj(dcap::kSgxExtensionOid, 1);
+    const int index = oid == nullptr ? -1 : X509_get_ext_by_OBJ(cert.get(), oid, -1);
+    ASN1_OBJECT_free(oid);
+    if (index >= 0) {
+      const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(cert.get(), index));
+      absl::StatusOr<dcap::PckExtension> extension = dcap::ParsePckExtension(
+          dcap::AsView(ASN1_STRING_get0_data(data), static_cast<size_t>(ASN1_STRING_length(data))));
+      json["sgx_extension"] =
+          extension.ok() ? ExtensionJson(*extension)
+                         : OrderedJson{{"error", std::string(extension.status().message())}};
+    }
+    list.push_back(std::move(json));
+  }
+  return list;
+}
+
+void AppendText(const OrderedJson& json, int depth, std::string* out) {
+  const std::string indent(static_cast<size_t>(depth) * 2, ' ');
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    const std::string key = json.is_array() ? "-" : absl::StrCat(it.key(), ":");
+    if (it->is_object()) {
+      absl::StrAppend(out, indent, key, "\n");
+      AppendText(*it, depth + 1, out);
+    } else if (it->is_array() && !it->empty() && (*it)[0].is_object()) {
+      absl::StrAppend(out, indent, key, "\n");
+      for (const auto& element : *it) {
+        absl::StrAppend(out, indent, "  -\n");
+        AppendText(element, depth + 2, out);
+      }
+    } else if (it->is_string()) {
+      absl::StrAppend(out, indent, key, " ", it->get<std::string>(), "\n");
+    } else {
+      absl::StrAppend(out, indent, key, " ", it->dump(), "\n");
+    }
+  }
+}
+
+}  // namespace
+
+OrderedJson ResultJson(const dcap::VerificationResult& result) {
+  OrderedJson json = OrderedJson::object();
+  if (!result.verified()) {
+    json["verified"] = false;
+    json["error"] = std::string(dcap::ErrorCodeName(result.rejection().code));
+    json["message"] = result.rejection().message;
+    return json;
+  }
+  const dcap::Verdict& verdict = result.verdict();
+  json["verified"] = true;
+  json["tee"] = "sgx";
+  json["quote_version"] = verdict.quote_version;
+  json["tcb_status"] = std::string(dcap::TcbStatusName(verdict.tcb_status));
+  json["advisory_ids"] = verdict.advisory_ids;
+  json["fmspc"] = HexEncode(verdict.pck.fmspc);
+  json["pce_id"] = HexEncode(verdict.pck.pce_id);
+  json["mrenclave"] = HexEncode(verdict.report.mr_enclave);
+  json["mrsigner"] = HexEncode(verdict.report.mr_signer);
+  json["isv_prod_id"] = verdict.report.isv_prod_id;
+  json["isv_svn"] = verdict.report.isv_svn;
+  json["debug"] = (verdict.report.attributes[0] & 0x02) != 0;
+  json["report_data"] = HexEncode(verdict.report.report_data);
+  json["collateral_expired"] = verdict.collateral_expired;
+  return json;
+}
+
+std::string ResultText(const dcap::VerificationResult& result) {
+  if (!result.verified()) {
+    return absl::StrCat("REJECTED (", dcap::ErrorCodeName(result.rejection().code),
+                        "): ", result.rejection().message, "\n");
+  }
+  const dcap::Verdict& verdict = result.verdict();
+  std::string text = absl::StrCat("VERIFIED: SGX quote v", verdict.quote_version, ", TCB status ",
+                                  dcap::TcbStatusName(verdict.tcb_status));
+  if (!verdict.advisory_ids.empty()) {
+    absl::StrAppend(&text, " (", absl::StrJoin(verdict.advisory_ids, ", "), ")");
+  }
+  absl::StrAppend(&text, "\n  MRENCLAVE ", HexEncode(verdict.report.mr_enclave), "\n  MRSIGNER  ",
+                  HexEncode(verdict.report.mr_signer), "\n  ISVPRODID ", verdict.report.isv_prod_id,
+                  ", ISVSVN ", verdict.report.isv_svn,
+                  (verdict.report.attributes[0] & 0x02) ? ", DEBUG enclave" : "", "\n  FMSPC ",
+                  HexEncode(verdict.pck.fmspc), ", PCE ID ", HexEncode(verdict.pck.pce_id), "\n");
+  if (verdict.collateral_expired) {
+    absl::StrAppend(&text, "  note: collateral is outside its validity period (allowed)\n");
+  }
+  return text;
+}
+
+OrderedJson QuoteJson(const dcap::Quote& quote) {
+  OrderedJson json = OrderedJson::object();
+  const dcap::QuoteHeader& header = quote.header;
+  OrderedJson head = OrderedJson::object();
+  head["version"] = header.version;
+  head["attestation_key_type"] = header.attestation_key_type;
+  head["tee_type"] = header.tee_type == dcap::kTeeTypeTdx ? "tdx" : "sgx";
+  head["qe_svn"] = header.qe_svn;
+  head["pce_svn"] = header.pce_svn;
+  head["qe_vendor_id"] = HexEncode(header.qe_vendor_id);
+  head["user_data"] = HexEncode(header.user_data);
+  json["header"] = std::move(head);
+  if (quote.sgx_report) {
+    json["report_body"] = ReportJson(*quote.sgx_report);
+  }
+  if (quote.td_report) {
+    OrderedJson td = OrderedJson::object();
+    td["tee_tcb_svn"] = HexEncode(quote.td_report->tee_tcb_svn);
+    td["mr_td"] = HexEncode(quote.td_report->mr_td);
+    td["report_data"] = HexEncode(quote.td_report->report_data);
+    json["td_report_body"] = std::move(td);
+  }
+  json["signature"] = HexEncode(quote.signature);
+  json["attestation_key"] = HexEncode(quote.attestation_key);
+  json["qe_report"] = ReportJson(quote.qe_report);
+  json["qe_report_signature"] = HexEncode(quote.qe_report_signature);
+  json["qe_auth_data"] = HexEncode(quote.qe_auth_data);
+  json["certification_data_type"] = quote.certification_data_type;
+  if (quote.certification_data_type == dcap::kCertificationDataPckChain) {
+    json["certificates"] = CertificatesJson(quote.certification_data);
+  } else {
+    json["certification_data"] = HexEncode(quote.certification_data);
+  }
+  return json;
+}
+
+std::string QuoteText(const dcap::Quote& quote) {
+  std::string text;
+  AppendText(QuoteJson(quote), 0, &text);
+  return text;
+}
+
+}  // namespace cn::sgxquote
