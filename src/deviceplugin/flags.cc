@@ -1,0 +1,110 @@
+#include "src/deviceplugin/flags.h"
+
+#include <filesystem>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/logging.h"
+#include "src/common/status_macros.h"
+#include "src/deviceplugin/http_endpoints.h"
+
+namespace cn::deviceplugin {
+namespace {
+
+absl::Status CheckLimit(absl::string_view flag, int value) {
+  if (value < 1 || value > kMaxSlotLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": ", value, " is not between 1 and ", kMaxSlotLimit));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
+  ParsedFlags parsed;
+  Options& options = parsed.options;
+  std::string resources = DefaultResourceList();
+  int reprobe_seconds = static_cast<int>(absl::ToInt64Seconds(options.reprobe_interval));
+
+  CLI::App app(
+      "Kubernetes device plugin for Intel SGX: advertises EPC memory and the SGX "
+      "enclave and provision devices to the kubelet.",
+      "sgx-device-plugin");
+  app.add_option("--kubelet-dir", options.kubelet_dir,
+                 "the kubelet's device plugin directory (kubelet.sock lives there)")
+      ->capture_default_str();
+  app.add_option("--host-root", options.host_root,
+                 "read host files (/dev, /sys, /var/run/aesmd) under this directory")
+      ->capture_default_str();
+  app.add_option("--cpuid-file", options.cpuid_file,
+                 "read CPUID from this file (LEAF SUBLEAF EAX EBX ECX EDX per line) instead of "
+                 "the processor");
+  app.add_option("--resources", resources, "comma-separated resources to serve")
+      ->capture_default_str();
+  app.add_option("--enclave-limit", options.enclave_limit,
+                 "shared slots advertised for sgx.intel.com/enclave")
+      ->capture_default_str();
+  app.add_option("--provision-limit", options.provision_limit,
+                 "shared slots advertised for sgx.intel.com/provision")
+      ->capture_default_str();
+  app.add_option("--epc-with-provision", options.epc_with_provision,
+                 "the EPC resource also gives containers the provision device (true|false)")
+      ->capture_default_str();
+  app.add_flag("--numa-topology", options.numa_topology,
+               "send the NUMA node of each EPC device and keep allocations on one node");
+  app.add_option("--metrics-addr", options.metrics_addr,
+                 "HOST:PORT or :PORT for /metrics, /healthz and /readyz; empty disables them")
+      ->capture_default_str();
+  app.add_option("--log-format", options.log_format, "text or json")->capture_default_str();
+  app.add_option("--reprobe-interval", reprobe_seconds,
+                 "seconds between host probes when no file event arrives")
+      ->capture_default_str();
+  app.add_flag("--verbose", parsed.verbose, "log debug messages too");
+
+  std::vector<std::string> arguments(argv.rbegin(), argv.rend() - (argv.empty() ? 0 : 1));
+  try {
+    app.parse(arguments);
+  } catch (const CLI::CallForHelp&) {
+    parsed.help = app.help();
+    return parsed;
+  } catch (const CLI::CallForAllHelp&) {
+    parsed.help = app.help();
+    return parsed;
+  } catch (const CLI::ParseError& error) {
+    return absl::InvalidArgumentError(absl::StrCat(error.what(), " (see --help)"));
+  }
+  ASSIGN_OR_RETURN(options.resources, ParseResourceList(resources));
+  RETURN_IF_ERROR(CheckLimit("--enclave-limit", options.enclave_limit));
+  RETURN_IF_ERROR(CheckLimit("--provision-limit", options.provision_limit));
+  if (!options.metrics_addr.empty()) {
+    RETURN_IF_ERROR(ParseListenAddress(options.metrics_addr).status());
+  }
+  RETURN_IF_ERROR(common::ParseLogFormat(options.log_format).status());
+  if (reprobe_seconds < 1 || reprobe_seconds > 3600) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--reprobe-interval: ", reprobe_seconds, " is not between 1 and 3600"));
+  }
+  options.reprobe_interval = absl::Seconds(reprobe_seconds);
+  if (options.kubelet_dir.empty()) {
+    return absl::InvalidArgumentError("--kubelet-dir: must not be empty");
+  }
+  // gRPC's unix:// addresses must be absolute, and absolute paths make the logs unambiguous.
+  std::error_code ignored;
+  options.kubelet_dir =
+      std::filesystem::absolute(options.kubelet_dir, ignored).lexically_normal().string();
+  if (options.host_root.empty()) {
+    options.host_root = "/";
+  }
+  options.host_root =
+      std::filesystem::absolute(options.host_root, ignored).lexically_normal().string();
+  for (std::string* path : {&options.kubelet_dir, &options.host_root}) {
+    while (path->size() > 1 && path->back() == '/') {
+      path->pop_back();
+    }
+  }
+  return parsed;
+}
+
+}  // namespace cn::deviceplugin

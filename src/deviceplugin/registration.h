@@ -1,0 +1,33 @@
+#pragma once
+
+// Registration with the kubelet: one Registration.Register call per resource on kubelet.sock.
+//
+// The kubelet dials the plugin back right after Register returns, so the plugin's server must
+// already be serving. The call waits for the socket to accept connections (a kubelet that just
+// created kubelet.sock may not listen yet) with a short reconnect backoff, so that a restarted
+// kubelet is re-registered within a second rather than after gRPC's default one-second backoff.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proto/deviceplugin/v1beta1/api.pb.h"
+#include "src/deviceplugin/resources.h"
+
+namespace cn::deviceplugin {
+
+inline constexpr absl::string_view kKubeletSocketName = "kubelet.sock";
+inline constexpr absl::string_view kApiVersion = "v1beta1";
+
+// The request for one resource: version v1beta1, the socket file name relative to the kubelet
+// directory, the resource name, and our options (preferred allocation available, no
+// PreStartContainer).
+v1beta1::RegisterRequest MakeRegisterRequest(ResourceKind kind);
+
+// Calls Register on the Unix socket `kubelet_socket`. Errors carry the gRPC code and message
+// and name the socket and resource; DeadlineExceeded when the kubelet does not answer within
+// `timeout`.
+absl::Status RegisterWithKubelet(const std::string& kubelet_socket,
+                                 const v1beta1::RegisterRequest& request, absl::Duration timeout);
+
+}  // namespace cn::deviceplugin
