@@ -104,8 +104,15 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
   if (below_root == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
   }
+  X509* last = certs[count - 1].get();
+  if (!root_in_chain &&
+      X509_NAME_cmp(X509_get_issuer_name(last), X509_get_subject_name(last)) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " does not chain to the trusted root: it ends in a root certificate (",
+                     Subject(last), ") whose key is not the trusted root's"));
+  }
   if (root_in_chain) {
-    X509* root = certs[count - 1].get();
+    X509* root = last;
     if (X509_verify(root, anchor.public_key()) != 1) {
       ERR_clear_error();
       return absl::InvalidArgumentError(

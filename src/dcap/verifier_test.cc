@@ -1,0 +1,420 @@
+#include "src/dcap/verifier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "src/testing/quote_builder.h"
+#include "src/testing/test_pki.h"
+
+namespace cn::dcap {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::QuoteBuilder;
+using testing::TestPki;
+using testing::TestPkiDefaultAt;
+using testing::TestTime;
+
+constexpr std::array<uint8_t, 16> kLower = {4, 4, 2, 2, 255, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+class VerifierTest : public ::testing::Test {
+ protected:
+  VerifierTest() : builder_(pki_) {}
+
+  VerificationResult Verify(const std::string& quote, const Collateral& collateral,
+                            absl::Time at = TestPkiDefaultAt(), bool allow_expired = false) {
+    Verifier verifier(pki_.Anchor());
+    VerifyOptions options;
+    options.at = at;
+    options.allow_expired_collateral = allow_expired;
+    return verifier.Verify(quote, collateral, options);
+  }
+  VerificationResult Verify() { return Verify(builder_.Build(), pki_.BuildCollateral()); }
+
+  static void ExpectRejected(const VerificationResult& result, ErrorCode code,
+                             absl::string_view message_part = "") {
+    ASSERT_FALSE(result.verified())
+        << "verified with status " << TcbStatusName(result.verdict().tcb_status);
+    EXPECT_EQ(ErrorCodeName(result.rejection().code), ErrorCodeName(code))
+        << result.rejection().message;
+    EXPECT_THAT(result.rejection().message, HasSubstr(std::string(message_part)));
+  }
+
+  // Sets the platform's TCB levels: the PCK's own TCB at `status`, preceded by a higher level.
+  void SetPlatformStatus(const std::string& status, std::vector<std::string> advisories = {}) {
+    testing::TcbLevelSpec higher{pki_.pck_extension.tcb_components, 14, "UpToDate", {}};
+    testing::TcbLevelSpec own{pki_.pck_extension.tcb_components, 13, status, std::move(advisories)};
+    pki_.tcb_info.levels = {higher, own};
+  }
+
+  TestPki pki_;
+  QuoteBuilder builder_;
+};
+
+TEST_F(VerifierTest, VerifiesHealthyPlatformAsUpToDate) {
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kUpToDate);
+  EXPECT_TRUE(result.verdict().advisory_ids.empty());
+  EXPECT_FALSE(result.verdict().collateral_expired);
+  EXPECT_EQ(result.verdict().report.mr_enclave, builder_.enclave.mr_enclave);
+  EXPECT_EQ(result.verdict().report.isv_prod_id, 7);
+  EXPECT_EQ(result.verdict().pck.fmspc, pki_.pck_extension.fmspc);
+  EXPECT_EQ(result.verdict().quote_version, 3);
+}
+
+TEST_F(VerifierTest, VerifiesQuoteVersion4) {
+  builder_.version = 4;
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().quote_version, 4);
+}
+
+TEST_F(VerifierTest, VerifiesTcbInfoVersion2) {
+  pki_.tcb_info.version = 2;
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+}
+
+TEST_F(VerifierTest, ReportsEachPlatformTcbStatus) {
+  for (const char* status :
+       {"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
+        "OutOfDate", "OutOfDateConfigurationNeeded"}) {
+    SetPlatformStatus(status);
+    VerificationResult result = Verify();
+    ASSERT_TRUE(result.verified()) << status << ": " << result.rejection().message;
+    EXPECT_EQ(TcbStatusName(result.verdict().tcb_status), status);
+  }
+}
+
+TEST_F(VerifierTest, RejectsRevokedPlatformTcb) {
+  SetPlatformStatus("Revoked");
+  ExpectRejected(Verify(), ErrorCode::kTcbRevoked, "platform level Revoked");
+}
+
+TEST_F(VerifierTest, RejectsRevokedQeTcb) {
+  pki_.qe_identity.levels = {{9, "UpToDate", {}}, {8, "Revoked", {}}};
+  ExpectRejected(Verify(), ErrorCode::kTcbRevoked, "QE level Revoked");
+}
+
+TEST_F(VerifierTest, PicksFirstLevelTheWholeTcbReaches) {
+  // A level that needs a higher component 7 comes first; the platform meets only the second.
+  std::array<uint8_t, 16> higher = pki_.pck_extension.tcb_components;
+  higher[6] = 13;
+  pki_.tcb_info.levels = {{higher, 13, "UpToDate", {}},
+                          {kLower, 13, "SWHardeningNeeded", {"INTEL-SA-00615"}},
+                          {kLower, 10, "OutOfDate", {"INTEL-SA-00828"}}};
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kSwHardeningNeeded);
+  EXPECT_THAT(result.verdict().advisory_ids, ElementsAre("INTEL-SA-00615"));
+}
+
+TEST_F(VerifierTest, OutOfDateQeMakesPlatformOutOfDateAndUnitesAdvisories) {
+  builder_.qe_report.isv_svn = 7;  // meets the OutOfDate QE level (ISVSVN 6)
+  SetPlatformStatus("SWHardeningNeeded", {"INTEL-SA-00828", "INTEL-SA-00615"});
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kOutOfDate);
+  EXPECT_EQ(result.verdict().qe_tcb_status, TcbStatus::kOutOfDate);
+  EXPECT_THAT(result.verdict().advisory_ids, ElementsAre("INTEL-SA-00615", "INTEL-SA-00828"));
+}
+
+TEST_F(VerifierTest, OutOfDateQeWithConfigurationNeededGivesOutOfDateConfigurationNeeded) {
+  builder_.qe_report.isv_svn = 6;
+  SetPlatformStatus("ConfigurationAndSWHardeningNeeded");
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kOutOfDateConfigurationNeeded);
+}
+
+TEST_F(VerifierTest, RejectsPlatformBelowEveryTcbLevel) {
+  pki_.pck_extension.pcesvn = 9;
+  pki_.ReissuePckLeaf();
+  ExpectRejected(Verify(), ErrorCode::kTcbLevelNotFound, "PCESVN 9");
+}
+
+TEST_F(VerifierTest, RejectsQeBelowEveryQeIdentityLevel) {
+  builder_.qe_report.isv_svn = 5;
+  ExpectRejected(Verify(), ErrorCode::kTcbLevelNotFound, "QE ISVSVN 5");
+}
+
+TEST_F(VerifierTest, RejectsRevokedPckCertificate) {
+  pki_.pck_crl.revoked_serials = {7, pki_.pck_serial};
+  ExpectRejected(Verify(), ErrorCode::kPckRevoked, "revoked by the PCK CRL");
+}
+
+TEST_F(VerifierTest, RejectsRevokedIntermediateCa) {
+  pki_.root_crl.revoked_serials = {2};
+  ExpectRejected(Verify(), ErrorCode::kPckRevoked, "intermediate CA");
+}
+
+TEST_F(VerifierTest, AcceptsCrlsThatRevokeOtherSerials) {
+  pki_.pck_crl.revoked_serials = {1, 2, 3, 0x1000};
+  pki_.root_crl.revoked_serials = {99};
+  EXPECT_TRUE(Verify().verified());
+}
+
+TEST_F(VerifierTest, RejectsRootCaCrlWherePckCrlBelongs) {
+  pki_.pck_crl = pki_.root_crl;
+  ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "not by the PCK certificate's issuer");
+}
+
+TEST_F(VerifierTest, RejectsPckCrlSignedByAnotherKey) {
+  testing::CrlSpec forged = pki_.pck_crl;
+  dcap::EvpPkeyPtr other = testing::GenerateP256Key();
+  forged.signing_key = other.get();
+  pki_.pck_crl = forged;
+  ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "PCK CRL signature");
+}
+
+TEST_F(VerifierTest, RejectsRootCrlNotIssuedByRoot) {
+  pki_.root_crl.issuer = pki_.intermediate();
+  pki_.root_crl.signing_key = pki_.intermediate_key();
+  ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "root CA CRL is issued by");
+}
+
+TEST_F(VerifierTest, RejectsUnparsableCrl) {
+  CollateralParts parts = pki_.BuildCollateral().parts();
+  parts.pck_crl = "not a crl";
+  ExpectRejected(Verify(builder_.Build(), Collateral::FromParts(parts)), ErrorCode::kInvalidCrl,
+                 "PCK CRL");
+}
+
+TEST_F(VerifierTest, RejectsExpiredAndNotYetValidCrls) {
+  const Collateral collateral = pki_.BuildCollateral();
+  const std::string quote = builder_.Build();
+  ExpectRejected(Verify(quote, collateral, TestTime("2025-08-02T00:00:00Z")),
+                 ErrorCode::kCollateralExpired, "CRL");
+  pki_.pck_crl.this_update = TestTime("2025-07-02T00:00:00Z");
+  ExpectRejected(Verify(quote, pki_.BuildCollateral()), ErrorCode::kCollateralExpired,
+                 "PCK CRL is not valid at 2025-07-01T00:00:00Z");
+  pki_.pck_crl.this_update = TestTime("2025-06-01T00:00:00Z");
+  pki_.root_crl.next_update = TestTime("2025-06-30T00:00:00Z");
+  ExpectRejected(Verify(quote, pki_.BuildCollateral()), ErrorCode::kCollateralExpired,
+                 "root CA CRL");
+}
+
+TEST_F(VerifierTest, RejectsExpiredAndNotYetValidTcbInfo) {
+  pki_.tcb_info.next_update = TestTime("2025-06-30T00:00:00Z");
+  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "TCB Info is not valid");
+  pki_.tcb_info.next_update = TestTime("2025-07-15T00:00:00Z");
+  pki_.tcb_info.issue_date = TestTime("2025-07-02T00:00:00Z");
+  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "TCB Info is not valid");
+}
+
+TEST_F(VerifierTest, RejectsExpiredAndNotYetValidQeIdentity) {
+  pki_.qe_identity.next_update = TestTime("2025-06-30T00:00:00Z");
+  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "QE Identity is not valid");
+  pki_.qe_identity.next_update = TestTime("2025-07-15T00:00:00Z");
+  pki_.qe_identity.issue_date = TestTime("2025-07-02T00:00:00Z");
+  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "QE Identity is not valid");
+}
+
+TEST_F(VerifierTest, RejectsExpiredPckCertificate) {
+  pki_.pck_not_after = TestTime("2025-06-01T00:00:00Z");
+  pki_.ReissuePckLeaf();
+  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "PCK chain certificate 1");
+}
+
+TEST_F(VerifierTest, AllowExpiredCollateralReportsExpiryInsteadOfRejecting) {
+  VerificationResult result = Verify(builder_.Build(), pki_.BuildCollateral(),
+                                     TestTime("2026-01-01T00:00:00Z"), /*allow_expired=*/true);
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_TRUE(result.verdict().collateral_expired);
+}
+
+TEST_F(VerifierTest, RejectsChainToAnotherRoot) {
+  TestPki other;
+  Verifier verifier(other.Anchor());
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  ExpectRejected(verifier.Verify(builder_.Build(), pki_.BuildCollateral(), options),
+                 ErrorCode::kUntrustedPckChain, "does not chain to the trusted root");
+}
+
+TEST_F(VerifierTest, RejectsChainWhoseLeafIsSignedByAnotherKeyUnderTheSameName) {
+  // An attacker's CA with the intermediate's name: the name matches, the signature cannot.
+  dcap::EvpPkeyPtr rogue_key = testing::GenerateP256Key();
+  dcap::X509Ptr rogue_ca =
+      testing::IssueCertificate({.common_name = "Test SGX PCK Processor CA",
+                                 .subject_key = rogue_key.get(),
+                                 .serial = 2,
+                                 .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                 .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                 .is_ca = true});
+  dcap::X509Ptr leaf = testing::IssueCertificate(
+      {.common_name = "Test SGX PCK Certificate",
+       .subject_key = pki_.pck_key(),
+       .issuer = rogue_ca.get(),
+       .issuer_key = rogue_key.get(),
+       .serial = 5,
+       .not_before = TestTime("2020-01-01T00:00:00Z"),
+       .not_after = TestTime("2040-01-01T00:00:00Z"),
+       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()),
+                   testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "does not verify");
+}
+
+TEST_F(VerifierTest, RejectsQuoteWithoutChainWhenNoneIsSupplied) {
+  builder_.certification_data_type = 1;
+  builder_.certification_data = std::string(36, '\x01');
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "type 1");
+}
+
+TEST_F(VerifierTest, UsesSuppliedPckChainForQuotesWithoutOne) {
+  builder_.certification_data_type = 1;
+  builder_.certification_data = std::string(36, '\x01');
+  Verifier verifier(pki_.Anchor());
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  options.pck_chain_pem = pki_.PckChainPem();
+  VerificationResult result = verifier.Verify(builder_.Build(), pki_.BuildCollateral(), options);
+  EXPECT_TRUE(result.verified()) << result.rejection().message;
+}
+
+TEST_F(VerifierTest, RejectsQeReportSignedByAnotherPckKey) {
+  TestPki other;
+  builder_.certification_data = other.PckChainPem();
+  ExpectRejected(Verify(), ErrorCode::kInvalidQeReportSignature);
+}
+
+TEST_F(VerifierTest, RejectsQeReportDataThatDoesNotBindTheAttestationKey) {
+  builder_.keep_qe_report_data = true;
+  builder_.qe_report.report_data.fill(0);
+  ExpectRejected(Verify(), ErrorCode::kQeReportDataMismatch);
+}
+
+TEST_F(VerifierTest, RejectsForeignQeVendorAndKeyType) {
+  builder_.qe_vendor_id[0] ^= 1;
+  ExpectRejected(Verify(), ErrorCode::kUnsupportedQuoteFormat, "vendor");
+  builder_.qe_vendor_id[0] ^= 1;
+  builder_.attestation_key_type = 3;
+  ExpectRejected(Verify(), ErrorCode::kUnsupportedQuoteFormat, "attestation key type 3");
+}
+
+TEST_F(VerifierTest, RejectsQeIdentityOfAnotherEnclave) {
+  pki_.qe_identity.id = "QVE";
+  ExpectRejected(Verify(), ErrorCode::kQeIdentityMismatch, "QVE");
+}
+
+TEST_F(VerifierTest, RejectsQeWithOtherMrsignerOrProductOrAttributes) {
+  builder_.qe_report.mr_signer[0] ^= 1;
+  ExpectRejected(Verify(), ErrorCode::kQeIdentityMismatch, "MRSIGNER");
+  builder_.qe_report.mr_signer[0] ^= 1;
+  builder_.qe_report.isv_prod_id = 2;
+  ExpectRejected(Verify(), ErrorCode::kQeIdentityMismatch, "ISVPRODID");
+  builder_.qe_report.isv_prod_id = 1;
+  builder_.qe_report.misc_select = 1;
+  ExpectRejected(Verify(), ErrorCode::kQeIdentityMismatch, "MISCSELECT");
+  builder_.qe_report.misc_select = 0;
+  builder_.qe_report.attributes[0] = 0x13;  // DEBUG bit, which the mask covers
+  ExpectRejected(Verify(), ErrorCode::kQeIdentityMismatch, "ATTRIBUTES");
+  builder_.qe_report.attributes[0] = 0x15;  // bit 2 is outside the mask
+  EXPECT_TRUE(Verify().verified());
+}
+
+TEST_F(VerifierTest, RejectsTcbInfoForAnotherFmspcOrPceId) {
+  pki_.tcb_info.fmspc[5] = 0x01;
+  ExpectRejected(Verify(), ErrorCode::kFmspcMismatch, "FMSPC");
+  pki_.tcb_info.fmspc[5] = 0x00;
+  pki_.tcb_info.pce_id[1] = 0x01;
+  ExpectRejected(Verify(), ErrorCode::kFmspcMismatch, "PCE ID");
+}
+
+TEST_F(VerifierTest, RejectsTamperedTcbInfoAndQeIdentity) {
+  CollateralParts parts = pki_.BuildCollateral().parts();
+  parts.tcb_info[parts.tcb_info.find("UpToDate")] = 'u';
+  ExpectRejected(Verify(builder_.Build(), Collateral::FromParts(parts)), ErrorCode::kInvalidTcbInfo,
+                 "signature");
+  parts = pki_.BuildCollateral().parts();
+  parts.qe_identity_signature[3] ^= 1;
+  ExpectRejected(Verify(builder_.Build(), Collateral::FromParts(parts)),
+                 ErrorCode::kInvalidQeIdentity, "signature");
+}
+
+TEST_F(VerifierTest, RejectsSignedButMalformedTcbInfo) {
+  pki_.tcb_info_text_override = R"({"id":"SGX","version":3})";
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "issueDate is missing");
+  pki_.tcb_info_text_override.reset();
+  pki_.tcb_info.id = "TDX";
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "only SGX");
+}
+
+TEST_F(VerifierTest, RejectsTcbSigningCertificateRevokedByRootCrl) {
+  pki_.root_crl.revoked_serials = {3};
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "revoked by the root CA CRL");
+}
+
+TEST_F(VerifierTest, RejectsTcbInfoSignedByPckKeyThatChainsToRoot) {
+  // A PCK key chains to the root too, but only a certificate issued by the root itself may sign
+  // TCB Info: otherwise any platform could vouch for its own TCB.
+  pki_.tcb_info_chain_override = pki_.PckChainPem();
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "issued by the root CA itself");
+}
+
+TEST_F(VerifierTest, RejectsQeIdentitySigningChainToAnotherRoot) {
+  TestPki other;
+  pki_.qe_identity_chain_override = other.TcbChainPem();
+  ExpectRejected(Verify(), ErrorCode::kInvalidQeIdentity, "does not chain");
+}
+
+TEST_F(VerifierTest, SecondQuoteFromKnownPlatformHitsEveryCache) {
+  Verifier verifier(pki_.Anchor());
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  const Collateral collateral = pki_.BuildCollateral();
+  ASSERT_TRUE(verifier.Verify(builder_.Build(), collateral, options).verified());
+  const VerifierCacheStats before = verifier.cache_stats();
+  builder_.enclave.mr_enclave.fill(0x77);
+  ASSERT_TRUE(verifier.Verify(builder_.Build(), collateral, options).verified());
+  const VerifierCacheStats after = verifier.cache_stats();
+  EXPECT_EQ(after.chain_misses, before.chain_misses);
+  EXPECT_EQ(after.collateral_misses, before.collateral_misses);
+  EXPECT_EQ(after.signature_misses, before.signature_misses);
+  EXPECT_EQ(after.attestation_key_misses, before.attestation_key_misses);
+  EXPECT_GT(after.chain_hits, before.chain_hits);
+}
+
+TEST_F(VerifierTest, CachesNeverChangeAVerdict) {
+  Verifier verifier(pki_.Anchor());
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  const Collateral collateral = pki_.BuildCollateral();
+  const std::string quote = builder_.Build();
+  ASSERT_TRUE(verifier.Verify(quote, collateral, options).verified());
+  // Same inputs later: the cached collateral's windows are evaluated again.
+  options.at = TestTime("2025-09-01T00:00:00Z");
+  ExpectRejected(verifier.Verify(quote, collateral, options), ErrorCode::kCollateralExpired);
+  // A tampered quote is still checked in full.
+  std::string tampered = quote;
+  tampered[100] ^= 1;
+  options.at = TestPkiDefaultAt();
+  ExpectRejected(verifier.Verify(tampered, collateral, options), ErrorCode::kInvalidQuoteSignature);
+  // A revoking collateral set is a different cache entry.
+  pki_.pck_crl.revoked_serials = {pki_.pck_serial};
+  ExpectRejected(verifier.Verify(quote, pki_.BuildCollateral(), options), ErrorCode::kPckRevoked);
+  EXPECT_TRUE(verifier.Verify(quote, collateral, options).verified());
+}
+
+TEST_F(VerifierTest, BoundedCachesEvictOldEntries) {
+  Verifier verifier(pki_.Anchor(),
+                    VerifierCacheOptions{
+                        .attestation_keys = 1, .pck_chains = 1, .collaterals = 1, .signatures = 1});
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  TestPki other_pki;
+  QuoteBuilder other(other_pki);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(verifier.Verify(builder_.Build(), pki_.BuildCollateral(), options).verified());
+    ExpectRejected(verifier.Verify(other.Build(), pki_.BuildCollateral(), options),
+                   ErrorCode::kUntrustedPckChain);
+  }
+}
+
+}  // namespace
+}  // namespace cn::dcap
