@@ -13,6 +13,7 @@
 // the documented JSON, a root CA or PCK chain file without a certificate). docs/sgx-quote.md has
 // the whole contract.
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -31,8 +32,11 @@ inline constexpr int kExitUsage = 2;
 
 // Runs the command line `args` (args[0] is the program name). Files are read through `files`
 // (host paths); `clock` gives the default verification time and measures --repeat and bench.
+// `cpu_time`, when given, reads this process's CPU time: bench then also reports verifications
+// per CPU second, the measure `openssl speed` uses, which stays fair on a loaded machine.
 int RunCli(const std::vector<std::string>& args, const os::FileSystem& files,
-           const os::Clock& clock, std::ostream& out, std::ostream& err);
+           const os::Clock& clock, std::ostream& out, std::ostream& err,
+           std::function<absl::Duration()> cpu_time = nullptr);
 
 // "2025-07-01T00:00:00Z" (RFC 3339, any offset) or Unix seconds ("1751328000").
 absl::StatusOr<absl::Time> ParseTimeArgument(absl::string_view text);
