@@ -1,0 +1,132 @@
+// Quote verification benchmarks (Google Benchmark). items_per_second is per CPU second, the same
+// measure `openssl speed` reports, so the ratio to BM_EcdsaP256Verify (measured in the same run)
+// is the figure docs/PERFORMANCE.md records. bench/dcap/run-quote-bench runs both and prints it.
+
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "src/common/check.h"
+#include "src/dcap/crypto.h"
+#include "src/dcap/verifier.h"
+#include "src/testing/quote_builder.h"
+#include "src/testing/test_pki.h"
+
+namespace cn::dcap {
+namespace {
+
+constexpr int kDistinctQuotes = 256;
+
+// One known platform and many distinct quotes from it (different report bodies, each signed).
+struct Platform {
+  Platform() : builder(pki), collateral(pki.BuildCollateral()) {
+    for (int i = 0; i < kDistinctQuotes; ++i) {
+      builder.enclave.report_data[0] = static_cast<uint8_t>(i);
+      builder.enclave.report_data[1] = static_cast<uint8_t>(i >> 8);
+      quotes.push_back(builder.Build());
+    }
+    options.at = testing::TestPkiDefaultAt();
+  }
+  testing::TestPki pki;
+  testing::QuoteBuilder builder;
+  Collateral collateral;
+  std::vector<std::string> quotes;
+  VerifyOptions options;
+};
+
+Platform& SharedPlatform() {
+  static Platform* platform = new Platform();
+  return *platform;
+}
+
+void BM_VerifyWarmDistinctQuotes(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  Verifier verifier(platform.pki.Anchor());
+  CN_CHECK(verifier.Verify(platform.quotes[0], platform.collateral, platform.options).verified());
+  size_t next = 0;
+  for (auto _ : state) {
+    VerificationResult result =
+        verifier.Verify(platform.quotes[next], platform.collateral, platform.options);
+    if (!result.verified()) {
+      state.SkipWithError("a quote did not verify");
+      break;
+    }
+    next = (next + 1) % platform.quotes.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyWarmDistinctQuotes);
+
+void BM_VerifyCold(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  Verifier verifier(platform.pki.Anchor());
+  for (auto _ : state) {
+    verifier.ClearCaches();
+    benchmark::DoNotOptimize(
+        verifier.Verify(platform.quotes[0], platform.collateral, platform.options));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyCold)->Unit(benchmark::kMicrosecond);
+
+#ifdef CN_VECTORS_DIR
+std::string ReadVector(const std::string& relative) {
+  std::ifstream file(std::string(CN_VECTORS_DIR) + "/" + relative, std::ios::binary);
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+// The real Intel-signed quote and collateral (one quote, so every verification is warm).
+void BM_VerifyWarmRealSgxQuote(benchmark::State& state) {
+  const std::string quote = ReadVector("real-sgx/quote.bin");
+  absl::StatusOr<Collateral> collateral =
+      Collateral::FromJson(ReadVector("real-sgx/collateral.json"));
+  if (!collateral.ok()) {
+    state.SkipWithError("vectors not found");
+    return;
+  }
+  Verifier verifier(TrustAnchor::IntelSgxRoot());
+  VerifyOptions options;
+  options.at = absl::FromUnixSeconds(1751328000);  // 2025-07-01
+  for (auto _ : state) {
+    if (!verifier.Verify(quote, *collateral, options).verified()) {
+      state.SkipWithError("real quote did not verify");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyWarmRealSgxQuote);
+#endif
+
+// The one signature check a warm verification cannot avoid, measured the same way.
+void BM_EcdsaP256Verify(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  absl::StatusOr<Quote> quote = ParseQuote(platform.quotes[0]);
+  CN_CHECK(quote.ok());
+  absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(AsView(quote->attestation_key));
+  CN_CHECK(key.ok());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        VerifyEcdsaSha256(key->get(), quote->signed_bytes, AsView(quote->signature)));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EcdsaP256Verify);
+
+void BM_ParseQuote(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ParseQuote(platform.quotes[0]));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseQuote);
+
+}  // namespace
+}  // namespace cn::dcap
+
+BENCHMARK_MAIN();
