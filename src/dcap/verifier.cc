@@ -217,6 +217,31 @@ absl::Status VerifySignedText(absl::string_view chain_pem, absl::string_view tex
   return absl::OkStatus();
 }
 
+// VerifySignedText, then the parse of the verified text; the document's issueDate..nextUpdate
+// joins the windows. Any failure becomes a rejection with `code`.
+template <typename Document, typename Parse>
+std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl::string_view text,
+                                              absl::string_view signature, absl::string_view what,
+                                              ErrorCode code, Parse parse,
+                                              const TrustAnchor& anchor,
+                                              const absl::flat_hash_set<std::string>& root_revoked,
+                                              Document* document,
+                                              std::vector<ValidityWindow>* windows) {
+  absl::Status status =
+      VerifySignedText(chain_pem, text, signature, what, anchor, root_revoked, windows);
+  if (status.ok()) {
+    absl::StatusOr<Document> parsed = parse(text);
+    if (parsed.ok()) {
+      *document = *std::move(parsed);
+      windows->push_back(
+          ValidityWindow{std::string(what), document->issue_date, document->next_update});
+      return std::nullopt;
+    }
+    status = parsed.status();
+  }
+  return Reject(code, std::string(status.message()));
+}
+
 TcbStatus CombineStatus(TcbStatus platform, TcbStatus qe) {
   if (platform == TcbStatus::kRevoked || qe == TcbStatus::kRevoked) {
     return TcbStatus::kRevoked;
@@ -421,32 +446,14 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
     result->pck_crl_error = Reject(ErrorCode::kInvalidCrl, std::string(status.message()));
   }
 
-  auto tcb_info = [&]() -> absl::Status {
-    RETURN_IF_ERROR(VerifySignedText(parts.tcb_info_issuer_chain, parts.tcb_info,
-                                     parts.tcb_info_signature, "TCB Info", anchor_,
-                                     result->root_revoked, &result->tcb_info_windows));
-    ASSIGN_OR_RETURN(result->tcb_info, ParseTcbInfo(parts.tcb_info));
-    result->tcb_info_windows.push_back(
-        ValidityWindow{"TCB Info", result->tcb_info.issue_date, result->tcb_info.next_update});
-    return absl::OkStatus();
-  };
-  if (absl::Status status = tcb_info(); !status.ok()) {
-    result->tcb_info_error = Reject(ErrorCode::kInvalidTcbInfo, std::string(status.message()));
-  }
-
-  auto qe_identity = [&]() -> absl::Status {
-    RETURN_IF_ERROR(VerifySignedText(parts.qe_identity_issuer_chain, parts.qe_identity,
-                                     parts.qe_identity_signature, "QE Identity", anchor_,
-                                     result->root_revoked, &result->qe_identity_windows));
-    ASSIGN_OR_RETURN(result->qe_identity, ParseQeIdentity(parts.qe_identity));
-    result->qe_identity_windows.push_back(ValidityWindow{
-        "QE Identity", result->qe_identity.issue_date, result->qe_identity.next_update});
-    return absl::OkStatus();
-  };
-  if (absl::Status status = qe_identity(); !status.ok()) {
-    result->qe_identity_error =
-        Reject(ErrorCode::kInvalidQeIdentity, std::string(status.message()));
-  }
+  result->tcb_info_error =
+      VerifySignedDocument(parts.tcb_info_issuer_chain, parts.tcb_info, parts.tcb_info_signature,
+                           "TCB Info", ErrorCode::kInvalidTcbInfo, ParseTcbInfo, anchor_,
+                           result->root_revoked, &result->tcb_info, &result->tcb_info_windows);
+  result->qe_identity_error = VerifySignedDocument(
+      parts.qe_identity_issuer_chain, parts.qe_identity, parts.qe_identity_signature, "QE Identity",
+      ErrorCode::kInvalidQeIdentity, ParseQeIdentity, anchor_, result->root_revoked,
+      &result->qe_identity, &result->qe_identity_windows);
   return collaterals_.Insert(key, std::move(result));
 }
 
