@@ -29,6 +29,7 @@ struct VerifyFlags {
   bool allow_expired = false;
   bool json = false;
   int repeat = 1;
+  bool repeat_given = false;
   double seconds = 3;
   bool cold = false;
 };
@@ -119,13 +120,13 @@ int RunVerify(const VerifyFlags& flags, const os::FileSystem& files, const os::C
   const absl::Duration elapsed = clock.Now() - start;
   if (flags.json) {
     OrderedJson json = ResultJson(*result);
-    if (flags.repeat > 1) {
+    if (flags.repeat_given) {
       json["verifications_per_second"] = PerSecond(static_cast<uint64_t>(flags.repeat), elapsed);
     }
     out << json.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
   } else {
     out << ResultText(*result);
-    if (flags.repeat > 1) {
+    if (flags.repeat_given) {
       out << "  " << flags.repeat << " verifications, "
           << PerSecond(static_cast<uint64_t>(flags.repeat), elapsed) << " per second\n";
     }
@@ -278,8 +279,9 @@ int RunCli(const std::vector<std::string>& args, const os::FileSystem& files,
   verify->add_option("QUOTE", flags.quote, "quote file")->required();
   AddVerificationFlags(verify, &flags);
   verify->add_option("--at", flags.at, "time to verify at: RFC 3339 or Unix seconds (default now)");
-  verify->add_option("--repeat", flags.repeat, "verify N times in this process")
-      ->check(CLI::Range(1, 1000000000));
+  CLI::Option* repeat =
+      verify->add_option("--repeat", flags.repeat, "verify N times in this process")
+          ->check(CLI::Range(1, 1000000000));
 
   CLI::App* show = app.add_subcommand("show", "print the fields of a quote");
   show->add_option("QUOTE", flags.quote, "quote file")->required();
@@ -304,6 +306,7 @@ int RunCli(const std::vector<std::string>& args, const os::FileSystem& files,
     return code == 0 ? 0 : kExitUsage;
   }
   if (verify->parsed()) {
+    flags.repeat_given = repeat->count() > 0;
     return RunVerify(flags, files, clock, out, err);
   }
   if (show->parsed()) {

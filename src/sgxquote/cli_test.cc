@@ -1,0 +1,114 @@
+// RunCli in-process, over a FakeFileSystem and a FakeClock: argument handling, input errors and
+// the output contract, fast enough to run under the sanitizers.
+
+#include "src/sgxquote/cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "nlohmann/json.hpp"
+#include "src/testing/fake_clock.h"
+#include "src/testing/fake_file_system.h"
+#include "src/testing/quote_builder.h"
+#include "src/testing/test_pki.h"
+
+namespace cn::sgxquote {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CliTest : public ::testing::Test {
+ protected:
+  CliTest() : builder_(pki_), clock_(testing::TestPkiDefaultAt()) {
+    files_.AddFile("/in/quote.bin", builder_.Build());
+    files_.AddFile("/in/collateral.json", pki_.BuildCollateral().ToJson());
+    files_.AddFile("/in/root.pem", pki_.RootPem());
+  }
+
+  int Run(const std::vector<std::string>& args) {
+    std::vector<std::string> command_line = {"sgx-quote"};
+    command_line.insert(command_line.end(), args.begin(), args.end());
+    out_.str("");
+    err_.str("");
+    return RunCli(command_line, files_, clock_, out_, err_);
+  }
+
+  testing::TestPki pki_;
+  testing::QuoteBuilder builder_;
+  testing::FakeFileSystem files_;
+  testing::FakeClock clock_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(CliTest, VerifiesAtTheClockTimeByDefault) {
+  EXPECT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
+                 "/in/root.pem"}),
+            kExitVerified)
+      << out_.str() << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("VERIFIED: SGX quote v3, TCB status UpToDate"));
+  clock_.Set(testing::TestTime("2030-01-01T00:00:00Z"));
+  EXPECT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
+                 "/in/root.pem"}),
+            kExitRejected);
+  EXPECT_THAT(out_.str(), HasSubstr("REJECTED (collateral_expired)"));
+}
+
+TEST_F(CliTest, ExplicitRepeatAddsVerificationsPerSecond) {
+  ASSERT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
+                 "/in/root.pem", "--json", "--repeat", "1"}),
+            kExitVerified);
+  const nlohmann::json json = nlohmann::json::parse(out_.str());
+  EXPECT_TRUE(json.contains("verifications_per_second"));
+  EXPECT_EQ(json["tcb_status"], "UpToDate");
+}
+
+TEST_F(CliTest, RejectsBadRootCaAndRepeatAsUsageErrors) {
+  files_.AddFile("/in/bad-root.pem", "not a certificate");
+  EXPECT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
+                 "/in/bad-root.pem"}),
+            kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("root CA file /in/bad-root.pem"));
+  EXPECT_EQ(
+      Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--repeat", "0"}),
+      kExitUsage);
+  EXPECT_EQ(Run({"verify", "/in/missing.bin", "--collateral", "/in/collateral.json"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("cannot read quote file /in/missing.bin"));
+}
+
+TEST_F(CliTest, RootCaMayBeDer) {
+  const std::string pem = pki_.RootPem();
+  std::string der;
+  {
+    absl::StatusOr<dcap::X509Ptr> cert = dcap::ParseCertificate(pem, "root");
+    ASSERT_TRUE(cert.ok());
+    der = dcap::CertificateDer(cert->get());
+  }
+  files_.AddFile("/in/root.der", der);
+  EXPECT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
+                 "/in/root.der"}),
+            kExitVerified)
+      << out_.str() << err_.str();
+}
+
+TEST_F(CliTest, ShowPrintsTheQuoteAsText) {
+  ASSERT_EQ(Run({"show", "/in/quote.bin"}), kExitVerified) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("version: 3"));
+  EXPECT_THAT(out_.str(), HasSubstr("isv_prod_id: 7"));
+  EXPECT_THAT(out_.str(), HasSubstr("CN=Test SGX PCK Certificate"));
+  EXPECT_THAT(out_.str(), HasSubstr("fmspc: 00906ed50000"));
+}
+
+TEST(ParseTimeArgumentTest, AcceptsRfc3339AndUnixSeconds) {
+  EXPECT_EQ(*ParseTimeArgument("2025-07-01T00:00:00Z"), absl::FromUnixSeconds(1751328000));
+  EXPECT_EQ(*ParseTimeArgument("2025-07-01T02:00:00+02:00"), absl::FromUnixSeconds(1751328000));
+  EXPECT_EQ(*ParseTimeArgument("1751328000"), absl::FromUnixSeconds(1751328000));
+  EXPECT_FALSE(ParseTimeArgument("").ok());
+  EXPECT_FALSE(ParseTimeArgument("2025-07-01").ok());
+  EXPECT_FALSE(ParseTimeArgument("12-3").ok());
+}
+
+}  // namespace
+}  // namespace cn::sgxquote
