@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "src/testing/quote_builder.h"
 #include "src/testing/test_pki.h"
@@ -414,6 +417,38 @@ TEST_F(VerifierTest, BoundedCachesEvictOldEntries) {
     ExpectRejected(verifier.Verify(other.Build(), pki_.BuildCollateral(), options),
                    ErrorCode::kUntrustedPckChain);
   }
+}
+
+TEST_F(VerifierTest, ConcurrentVerificationsShareCachesAndAgree) {
+  Verifier verifier(pki_.Anchor());
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  const Collateral collateral = pki_.BuildCollateral();
+  std::vector<std::string> quotes;
+  for (int i = 0; i < 4; ++i) {
+    builder_.enclave.report_data[0] = static_cast<uint8_t>(i);
+    quotes.push_back(builder_.Build());
+  }
+  std::string tampered = quotes[0];
+  tampered[200] ^= 4;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        if (!verifier.Verify(quotes[(t + i) % quotes.size()], collateral, options).verified()) {
+          ++wrong;
+        }
+        if (verifier.Verify(tampered, collateral, options).verified()) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
