@@ -94,6 +94,10 @@ TEST(VectorsTest, RealSgxQuoteReportsItsPlatformAndEnclave) {
       ReadVector("real-sgx/quote.bin"), LoadCollateral("real-sgx/collateral.json"), options);
   ASSERT_TRUE(result.verified()) << result.rejection().message;
   EXPECT_EQ(HexEncode(result.verdict().pck.fmspc), "00a067110000");
+  const std::array<uint8_t, 16> components = {11, 11, 2, 2, 255, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(result.verdict().pck.tcb_components, components);
+  EXPECT_EQ(result.verdict().pck.pcesvn, 13);
+  EXPECT_EQ(result.verdict().report.report_data[0], 'H');  // "Hello, world!"
   EXPECT_EQ(result.verdict().platform_tcb_status, TcbStatus::kConfigurationAndSwHardeningNeeded);
   EXPECT_EQ(result.verdict().qe_tcb_status, TcbStatus::kUpToDate);
   EXPECT_EQ(result.verdict().quote_version, 3);
