@@ -216,10 +216,14 @@ TEST_F(VerifierTest, RejectsExpiredAndNotYetValidQeIdentity) {
   ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "QE Identity is not valid");
 }
 
-TEST_F(VerifierTest, RejectsExpiredPckCertificate) {
+TEST_F(VerifierTest, RejectsExpiredAndNotYetValidPckCertificate) {
   pki_.pck_not_after = TestTime("2025-06-01T00:00:00Z");
   pki_.ReissuePckLeaf();
   ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "PCK chain certificate 1");
+  pki_.pck_not_before = TestTime("2025-07-02T00:00:00Z");
+  pki_.pck_not_after = TestTime("2030-01-01T00:00:00Z");
+  pki_.ReissuePckLeaf();
+  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "valid from 2025-07-02T00:00:00Z");
 }
 
 TEST_F(VerifierTest, AllowExpiredCollateralReportsExpiryInsteadOfRejecting) {
