@@ -63,7 +63,18 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
       ->capture_default_str();
   app.add_flag("--verbose", parsed.verbose, "log debug messages too");
 
-  std::vector<std::string> arguments(argv.rbegin(), argv.rend() - (argv.empty() ? 0 : 1));
+  // CLI11 (2.1) reads "--flag=" as a flag without its value; "--metrics-addr=" must mean the
+  // empty value (disabled), so split it into "--flag" "".
+  std::vector<std::string> arguments;
+  for (size_t i = argv.size(); i > 1; --i) {
+    const std::string& argument = argv[i - 1];
+    if (argument.size() > 3 && argument.rfind("--", 0) == 0 && argument.back() == '=') {
+      arguments.push_back("");
+      arguments.push_back(argument.substr(0, argument.size() - 1));
+    } else {
+      arguments.push_back(argument);
+    }
+  }
   try {
     app.parse(arguments);
   } catch (const CLI::CallForHelp&) {

@@ -1,5 +1,7 @@
 #include "src/deviceplugin/http_endpoints.h"
 
+#include <sys/socket.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
@@ -29,10 +31,18 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
 
 HttpEndpoints::HttpEndpoints(std::unique_ptr<httplib::Server> server, int port)
     : server_(std::move(server)), port_(port) {
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listener_done_ = true;
+  });
 }
 
 HttpEndpoints::~HttpEndpoints() {
+  // stop() only takes effect once the listener runs: wait for the (immediate) start first, or
+  // for the listener to have given up on its own.
+  while (!server_->is_running() && !listener_done_) {
+    std::this_thread::yield();
+  }
   server_->stop();
   if (thread_.joinable()) {
     thread_.join();
@@ -44,6 +54,12 @@ absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
     std::function<absl::Status()> ready) {
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // cpp-httplib's default adds SO_REUSEPORT, which would let a second plugin on the same node
+  // share the port silently; SO_REUSEADDR alone still allows a quick restart.
+  server->set_socket_options([](int socket) {
+    int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server->Get("/metrics", [metrics](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -11,6 +11,7 @@
 // Thread safety: the callbacks are invoked from the server's worker threads, possibly
 // concurrently; they must be thread-safe.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -53,6 +54,7 @@ class HttpEndpoints {
 
   std::unique_ptr<httplib::Server> server_;
   int port_;
+  std::atomic<bool> listener_done_{false};
   std::thread thread_;
 };
 

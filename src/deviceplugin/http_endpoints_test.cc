@@ -1,0 +1,54 @@
+#include "src/deviceplugin/http_endpoints.h"
+
+#include <atomic>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+
+namespace cn::deviceplugin {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(HttpEndpointsTest, ServesMetricsHealthAndReadiness) {
+  std::atomic<bool> ready{false};
+  auto endpoints = HttpEndpoints::Start(
+      ListenAddress{"127.0.0.1", 0}, [] { return std::string("cn_sgx_epc_bytes 42\n"); },
+      [&ready] { return ready ? absl::OkStatus() : absl::UnavailableError("not registered yet"); });
+  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  httplib::Client client("127.0.0.1", (*endpoints)->port());
+
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("cn_sgx_epc_bytes 42"));
+
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  auto not_ready = client.Get("/readyz");
+  ASSERT_TRUE(not_ready);
+  EXPECT_EQ(not_ready->status, 503);
+  EXPECT_THAT(not_ready->body, HasSubstr("not registered yet"));
+
+  ready = true;
+  auto is_ready = client.Get("/readyz");
+  ASSERT_TRUE(is_ready);
+  EXPECT_EQ(is_ready->status, 200);
+}
+
+TEST(HttpEndpointsTest, PortInUseIsReportedAtStart) {
+  auto first = HttpEndpoints::Start(
+      ListenAddress{"127.0.0.1", 0}, [] { return std::string(); }, [] { return absl::OkStatus(); });
+  ASSERT_TRUE(first.ok());
+  auto second = HttpEndpoints::Start(
+      ListenAddress{"127.0.0.1", (*first)->port()}, [] { return std::string(); },
+      [] { return absl::OkStatus(); });
+  EXPECT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr("--metrics-addr"));
+}
+
+}  // namespace
+}  // namespace cn::deviceplugin
