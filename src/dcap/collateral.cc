@@ -32,14 +32,16 @@ constexpr Field kFields[] = {
 
 absl::StatusOr<Collateral> Collateral::FromJson(absl::string_view json) {
   Json parsed;
-  std::string parse_error;
   // nlohmann reports the syntax error position only through its exception; catch it here, at
-  // the one call that throws.
+  // the one call that throws. Besides parse_error it throws out_of_range for numbers that do
+  // not fit (found by fuzz_collateral_parser), so the base class is caught too.
   try {
     parsed = Json::parse(json.begin(), json.end());
   } catch (const Json::parse_error& error) {
     return absl::InvalidArgumentError(
         absl::StrCat("collateral: not valid JSON at byte ", error.byte, ": ", error.what()));
+  } catch (const Json::exception& error) {
+    return absl::InvalidArgumentError(absl::StrCat("collateral: not valid JSON: ", error.what()));
   }
   if (!parsed.is_object()) {
     return absl::InvalidArgumentError("collateral: the top level is not a JSON object");

@@ -172,6 +172,15 @@ TEST(CollateralTest, NamesTheMissingOrMalformedKey) {
               HasSubstr("\"tcb_info\" is not a string"));
 }
 
+TEST(CollateralTest, RejectsNumbersTooLargeForJsonInsteadOfThrowing) {
+  // Found by fuzz_collateral_parser: nlohmann throws out_of_range, not parse_error, here.
+  absl::StatusOr<Collateral> collateral =
+      Collateral::FromJson(R"({"pck_crl": 6e7465612345678901234567890})");
+  ASSERT_FALSE(collateral.ok());
+  EXPECT_THAT(collateral.status().message(), HasSubstr("number overflow"));
+  EXPECT_FALSE(ParseTcbInfo(R"({"version": 1e999999})").ok());
+}
+
 TEST(CollateralTest, JsonRoundTripKeepsBytesAndDigest) {
   testing::TestPki pki;
   const Collateral collateral = pki.BuildCollateral();

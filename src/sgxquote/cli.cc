@@ -146,7 +146,7 @@ int RunShow(const VerifyFlags& flags, const os::FileSystem& files, std::ostream&
     if (flags.json) {
       out << OrderedJson{{"error", "unsupported_quote_format"},
                          {"message", std::string(quote.status().message())}}
-                 .dump()
+                 .dump(-1, ' ', false, OrderedJson::error_handler_t::replace)
           << "\n";
     } else {
       out << "cannot parse the quote (unsupported_quote_format): " << quote.status().message()
