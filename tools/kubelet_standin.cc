@@ -37,13 +37,20 @@ std::shared_ptr<grpc::Channel> KubeletLikeChannel(const std::string& socket_path
 
 }  // namespace
 
-class KubeletStandin::Service final : public v1beta1::Registration::Service {
+// A callback service: gRPC's synchronous servers keep a polling thread pool whose teardown
+// can take seconds, which a test fixture restarting the "kubelet" cannot afford.
+class KubeletStandin::Service final : public v1beta1::Registration::CallbackService {
  public:
-  grpc::Status Register(grpc::ServerContext*, const v1beta1::RegisterRequest* request,
-                        v1beta1::Empty*) override {
-    absl::MutexLock lock(&mutex_);
-    registrations_.push_back(*request);
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
+                                     const v1beta1::RegisterRequest* request,
+                                     v1beta1::Empty*) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      registrations_.push_back(*request);
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 
   std::vector<v1beta1::RegisterRequest> Registrations() const {

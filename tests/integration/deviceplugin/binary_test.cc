@@ -1,0 +1,257 @@
+// The real sgx-device-plugin binary: signal handling, socket cleanup, HTTP endpoints, and
+// behaviour on a node without SGX. Waits are bounded and event-driven (pidfd for the exit,
+// the stand-in's registrations, the metrics port announced in the log).
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "src/deviceplugin/device_set.h"
+#include "src/sgx/simulated_host.h"
+#include "src/testing/temp_dir.h"
+#include "tools/kubelet_standin.h"
+
+namespace cn::deviceplugin {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kPatience = absl::Seconds(10);
+
+// The plugin as a child process with stderr captured in a file.
+class PluginProcess {
+ public:
+  PluginProcess(const std::vector<std::string>& arguments, std::string log_path)
+      : log_path_(std::move(log_path)) {
+    std::vector<std::string> argv = {CN_DEVICE_PLUGIN_BINARY};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(log, STDERR_FILENO);
+      ::dup2(log, STDOUT_FILENO);
+      std::vector<char*> pointers;
+      for (std::string& argument : argv) {
+        pointers.push_back(argument.data());
+      }
+      pointers.push_back(nullptr);
+      ::execv(pointers[0], pointers.data());
+      ::_exit(127);
+    }
+    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  }
+  ~PluginProcess() {
+    if (!exited_) {
+      ::kill(pid_, SIGKILL);
+      WaitForExit(kPatience);
+    }
+    if (pidfd_ >= 0) {
+      ::close(pidfd_);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  bool running() {
+    pollfd descriptor{pidfd_, POLLIN, 0};
+    return ::poll(&descriptor, 1, 0) == 0;
+  }
+  // The exit status, or nullopt when the process is still running after `timeout`.
+  std::optional<int> WaitForExit(absl::Duration timeout) {
+    pollfd descriptor{pidfd_, POLLIN, 0};
+    if (::poll(&descriptor, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) {
+      return std::nullopt;
+    }
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string Log() const {
+    std::ifstream in(log_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  // The port announced in "serving /metrics, /healthz and /readyz on HOST:PORT".
+  std::optional<int> MetricsPort() const {
+    std::smatch match;
+    std::string log = Log();
+    if (std::regex_search(log, match, std::regex("/readyz on [0-9.]+:([0-9]+)"))) {
+      return std::stoi(match[1]);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  bool exited_ = false;
+};
+
+// GETs `path` until `accept` holds for the answer (or the deadline passes): a bounded wait on a
+// state the process reaches on its own, such as readiness right after its last registration.
+httplib::Result GetWhen(httplib::Client& client, const std::string& path,
+                        const std::function<bool(const httplib::Response&)>& accept) {
+  absl::Time deadline = absl::Now() + kPatience;
+  httplib::Result result = client.Get(path);
+  while (absl::Now() < deadline && !(result && accept(*result))) {
+    std::this_thread::yield();
+    result = client.Get(path);
+  }
+  return result;
+}
+
+struct Node {
+  testing::TempDir dir;
+  std::string host_root = dir.MakeDirectory("host");
+  std::string kubelet_dir = dir.MakeDirectory("kubelet");
+  std::string cpuid_file = dir.path() + "/cpuid";
+
+  void Write(const sgx::SimulatedHost& host) {
+    ASSERT_TRUE(sgx::WriteHostRoot(host, host_root).ok());
+    dir.WriteFile("cpuid", sgx::EncodeCpuidFile(host));
+  }
+  std::vector<std::string> Flags() const {
+    return {"--kubelet-dir", kubelet_dir, "--host-root",    host_root,
+            "--cpuid-file",  cpuid_file,  "--metrics-addr", "127.0.0.1:0"};
+  }
+};
+
+TEST(DevicePluginBinaryTest, SigtermStopsServesRemovesSocketsAndExitsZeroWithinTwoSeconds) {
+  Node node;
+  node.Write(sgx::TypicalSgx2Host(64 * kMiB));
+  auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
+  ASSERT_TRUE(kubelet.ok());
+  PluginProcess plugin(node.Flags(), node.dir.path() + "/plugin.log");
+  ASSERT_TRUE((*kubelet)->WaitForRegistrations(3, kPatience)) << plugin.Log();
+  for (const char* socket : {"sgx-epc.sock", "sgx-enclave.sock", "sgx-provision.sock"}) {
+    EXPECT_TRUE(std::filesystem::exists(node.kubelet_dir + "/" + socket)) << socket;
+  }
+  // The metrics port is logged before the daemon starts, so it is there by now.
+  std::optional<int> port = plugin.MetricsPort();
+  ASSERT_TRUE(port.has_value()) << plugin.Log();
+  httplib::Client http("127.0.0.1", *port);
+  auto ready = GetWhen(http, "/readyz", [](const auto& answer) { return answer.status == 200; });
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("cn_sgx_registrations_total{resource=\"sgx.intel.com/enclave\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("cn_sgx_epc_bytes 67108864"));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr(
+          "cn_sgx_devices_advertised{resource=\"kubernetes.azure.com/sgx_epc_mem_in_MiB\"} 64"));
+  // A stream is open, as the kubelet's would be.
+  auto watch = tools::PluginClient(node.kubelet_dir + "/sgx-epc.sock").Watch();
+  ASSERT_TRUE(watch->WaitForUpdates(1, kPatience));
+
+  absl::Time signalled = absl::Now();
+  ASSERT_EQ(::kill(plugin.pid(), SIGTERM), 0);
+  std::optional<int> status = plugin.WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(status.has_value()) << "still running 5 s after SIGTERM";
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(2));
+  EXPECT_EQ(*status, 0) << plugin.Log();
+  for (const char* socket : {"sgx-epc.sock", "sgx-enclave.sock", "sgx-provision.sock"}) {
+    EXPECT_FALSE(std::filesystem::exists(node.kubelet_dir + "/" + socket)) << socket;
+  }
+  EXPECT_TRUE(watch->WaitForEnd(kPatience));
+  EXPECT_THAT(plugin.Log(), HasSubstr("received SIGTERM"));
+}
+
+TEST(DevicePluginBinaryTest, SigintAlsoStopsCleanly) {
+  Node node;
+  node.Write(sgx::TypicalSgx2Host(8 * kMiB));
+  auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
+  ASSERT_TRUE(kubelet.ok());
+  PluginProcess plugin(node.Flags(), node.dir.path() + "/plugin.log");
+  ASSERT_TRUE((*kubelet)->WaitForRegistrations(3, kPatience)) << plugin.Log();
+  ASSERT_EQ(::kill(plugin.pid(), SIGINT), 0);
+  std::optional<int> status = plugin.WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0);
+  EXPECT_FALSE(std::filesystem::exists(node.kubelet_dir + "/sgx-epc.sock"));
+}
+
+TEST(DevicePluginBinaryTest, NodeWithoutSgxStaysUpUnreadyAndSaysWhyOnce) {
+  Node node;
+  sgx::SimulatedHost host;  // no SGX at all
+  node.Write(host);
+  auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
+  ASSERT_TRUE(kubelet.ok());
+  std::vector<std::string> flags = node.Flags();
+  flags.push_back("--log-format=json");
+  PluginProcess plugin(flags, node.dir.path() + "/plugin.log");
+  // The log announces the port before the first probe; the readiness answer then carries the
+  // probe's reason once the first probe ran.
+  std::optional<int> port;
+  httplib::Client* client = nullptr;
+  std::unique_ptr<httplib::Client> http;
+  absl::Time deadline = absl::Now() + kPatience;
+  std::string body;
+  while (absl::Now() < deadline && plugin.running()) {
+    if (!port) {
+      port = plugin.MetricsPort();
+      if (port) {
+        http = std::make_unique<httplib::Client>("127.0.0.1", *port);
+        client = http.get();
+      }
+    }
+    if (client != nullptr) {
+      auto ready = client->Get("/readyz");
+      if (ready && ready->body.find("SGX") != std::string::npos) {
+        EXPECT_EQ(ready->status, 503);
+        body = ready->body;
+        break;
+      }
+    }
+    std::this_thread::yield();
+  }
+  EXPECT_THAT(body, HasSubstr("does not report SGX"));
+  ASSERT_TRUE(client != nullptr) << plugin.Log();
+  auto health = client->Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_TRUE(plugin.running());
+  EXPECT_TRUE((*kubelet)->Registrations().empty());
+  EXPECT_FALSE(std::filesystem::exists(node.kubelet_dir + "/sgx-epc.sock"));
+
+  ASSERT_EQ(::kill(plugin.pid(), SIGTERM), 0);
+  std::optional<int> status = plugin.WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0);
+  // Logged once, as JSON lines.
+  std::string log = plugin.Log();
+  size_t first = log.find("not ready");
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find("not ready", first + 1), std::string::npos) << log;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line.rfind("{\"time\":", 0), 0u) << line;
+  }
+}
+
+TEST(DevicePluginBinaryTest, BadFlagsExitTwoNamingTheFlag) {
+  testing::TempDir dir;
+  PluginProcess plugin({"--enclave-limit", "0"}, dir.path() + "/plugin.log");
+  std::optional<int> status = plugin.WaitForExit(kPatience);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 2);
+  EXPECT_THAT(plugin.Log(), HasSubstr("--enclave-limit"));
+}
+
+}  // namespace
+}  // namespace cn::deviceplugin
