@@ -1,6 +1,7 @@
 #include "src/deviceplugin/device_set.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -140,23 +141,39 @@ uint64_t DeviceSet::EncodedSize(bool healthy) const {
 }
 
 std::string DeviceSet::EncodeListAndWatch(bool healthy) const {
+  // Written field by field rather than through one Device message per device: at 128 GiB of
+  // EPC this is the hot path of every health change. Each element is
+  //   tag(devices) len [tag(ID) len ID] [health and topology, the same for the whole range]
+  // The unit tests check that the result parses back and matches EncodedSize to the byte.
   std::string out;
   out.reserve(EncodedSize(healthy));
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    CodedOutputStream coded(&stream);
-    std::string id(Info(kind_).id_prefix);
-    const size_t prefix_length = id.size();
-    for (const DeviceRange& range : ranges_) {
-      v1beta1::Device device = Template(range, healthy);
-      for (uint64_t index = range.first; index < range.first + range.count; ++index) {
-        id.resize(prefix_length);
-        absl::StrAppend(&id, index);
-        device.set_id(id);
-        coded.WriteVarint32(kDevicesTag);
-        coded.WriteVarint64(device.ByteSizeLong());
-        device.SerializeWithCachedSizes(&coded);
-      }
+  auto append_varint = [&out](uint64_t value) {
+    while (value >= 0x80) {
+      out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+      value >>= 7;
+    }
+    out.push_back(static_cast<char>(value));
+  };
+  const uint32_t id_tag = WireFormatLite::MakeTag(v1beta1::Device::kIDFieldNumber,
+                                                  WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  const absl::string_view prefix = Info(kind_).id_prefix;
+  char digits[24];
+  for (const DeviceRange& range : ranges_) {
+    const std::string suffix = Template(range, healthy).SerializeAsString();
+    for (uint64_t index = range.first; index < range.first + range.count; ++index) {
+      const size_t digit_count =
+          static_cast<size_t>(std::to_chars(digits, digits + sizeof(digits), index).ptr - digits);
+      const uint64_t id_length = prefix.size() + digit_count;
+      const uint64_t device_length = CodedOutputStream::VarintSize32(id_tag) +
+                                     CodedOutputStream::VarintSize64(id_length) + id_length +
+                                     suffix.size();
+      append_varint(kDevicesTag);
+      append_varint(device_length);
+      append_varint(id_tag);
+      append_varint(id_length);
+      out.append(prefix.data(), prefix.size());
+      out.append(digits, digit_count);
+      out.append(suffix);
     }
   }
   return out;

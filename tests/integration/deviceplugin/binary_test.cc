@@ -20,6 +20,7 @@
 #include "src/deviceplugin/device_set.h"
 #include "src/sgx/simulated_host.h"
 #include "src/testing/temp_dir.h"
+#include "tests/integration/deviceplugin/plugin_process.h"
 #include "tools/kubelet_standin.h"
 
 namespace cn::deviceplugin {
@@ -28,77 +29,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kPatience = absl::Seconds(10);
-
-// The plugin as a child process with stderr captured in a file.
-class PluginProcess {
- public:
-  PluginProcess(const std::vector<std::string>& arguments, std::string log_path)
-      : log_path_(std::move(log_path)) {
-    std::vector<std::string> argv = {CN_DEVICE_PLUGIN_BINARY};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(log, STDERR_FILENO);
-      ::dup2(log, STDOUT_FILENO);
-      std::vector<char*> pointers;
-      for (std::string& argument : argv) {
-        pointers.push_back(argument.data());
-      }
-      pointers.push_back(nullptr);
-      ::execv(pointers[0], pointers.data());
-      ::_exit(127);
-    }
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  }
-  ~PluginProcess() {
-    if (!exited_) {
-      ::kill(pid_, SIGKILL);
-      WaitForExit(kPatience);
-    }
-    if (pidfd_ >= 0) {
-      ::close(pidfd_);
-    }
-  }
-
-  pid_t pid() const { return pid_; }
-  bool running() {
-    pollfd descriptor{pidfd_, POLLIN, 0};
-    return ::poll(&descriptor, 1, 0) == 0;
-  }
-  // The exit status, or nullopt when the process is still running after `timeout`.
-  std::optional<int> WaitForExit(absl::Duration timeout) {
-    pollfd descriptor{pidfd_, POLLIN, 0};
-    if (::poll(&descriptor, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) {
-      return std::nullopt;
-    }
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  std::string Log() const {
-    std::ifstream in(log_path_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  // The port announced in "serving /metrics, /healthz and /readyz on HOST:PORT".
-  std::optional<int> MetricsPort() const {
-    std::smatch match;
-    std::string log = Log();
-    if (std::regex_search(log, match, std::regex("/readyz on [0-9.]+:([0-9]+)"))) {
-      return std::stoi(match[1]);
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::string log_path_;
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  bool exited_ = false;
-};
 
 // GETs `path` until `accept` holds for the answer (or the deadline passes): a bounded wait on a
 // state the process reaches on its own, such as readiness right after its last registration.
@@ -134,7 +64,7 @@ TEST(DevicePluginBinaryTest, SigtermStopsServesRemovesSocketsAndExitsZeroWithinT
   node.Write(sgx::TypicalSgx2Host(64 * kMiB));
   auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
   ASSERT_TRUE(kubelet.ok());
-  PluginProcess plugin(node.Flags(), node.dir.path() + "/plugin.log");
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, node.Flags(), node.dir.path() + "/plugin.log");
   ASSERT_TRUE((*kubelet)->WaitForRegistrations(3, kPatience)) << plugin.Log();
   for (const char* socket : {"sgx-epc.sock", "sgx-enclave.sock", "sgx-provision.sock"}) {
     EXPECT_TRUE(std::filesystem::exists(node.kubelet_dir + "/" + socket)) << socket;
@@ -177,7 +107,7 @@ TEST(DevicePluginBinaryTest, SigintAlsoStopsCleanly) {
   node.Write(sgx::TypicalSgx2Host(8 * kMiB));
   auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
   ASSERT_TRUE(kubelet.ok());
-  PluginProcess plugin(node.Flags(), node.dir.path() + "/plugin.log");
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, node.Flags(), node.dir.path() + "/plugin.log");
   ASSERT_TRUE((*kubelet)->WaitForRegistrations(3, kPatience)) << plugin.Log();
   ASSERT_EQ(::kill(plugin.pid(), SIGINT), 0);
   std::optional<int> status = plugin.WaitForExit(absl::Seconds(5));
@@ -194,7 +124,7 @@ TEST(DevicePluginBinaryTest, NodeWithoutSgxStaysUpUnreadyAndSaysWhyOnce) {
   ASSERT_TRUE(kubelet.ok());
   std::vector<std::string> flags = node.Flags();
   flags.push_back("--log-format=json");
-  PluginProcess plugin(flags, node.dir.path() + "/plugin.log");
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, flags, node.dir.path() + "/plugin.log");
   // The log announces the port before the first probe; the readiness answer then carries the
   // probe's reason once the first probe ran.
   std::optional<int> port;
@@ -246,7 +176,8 @@ TEST(DevicePluginBinaryTest, NodeWithoutSgxStaysUpUnreadyAndSaysWhyOnce) {
 
 TEST(DevicePluginBinaryTest, BadFlagsExitTwoNamingTheFlag) {
   testing::TempDir dir;
-  PluginProcess plugin({"--enclave-limit", "0"}, dir.path() + "/plugin.log");
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, {"--enclave-limit", "0"},
+                       dir.path() + "/plugin.log");
   std::optional<int> status = plugin.WaitForExit(kPatience);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(*status, 2);

@@ -1,0 +1,174 @@
+// Device plugin benchmarks (docs/PERFORMANCE.md, "Device plugin", has the command and figures).
+//
+//   BM_AllocateRoundTrip      one Allocate call over the Unix socket, client to plugin and back;
+//                             p50/p99 over every call of the run (>= 10,000) as counters.
+//   BM_EncodeListAndWatch     building the encoded ListAndWatch list for N GiB of EPC.
+//   BM_PublishAndReceiveList  a full list at N GiB of EPC: encode, send over the socket and
+//                             parse in a kubelet-like client (the health flips each round).
+//   BM_PluginPeakRss          the real binary on a simulated 128 GiB node: VmHWM after a
+//                             kubelet-like client read the whole EPC list.
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "src/deviceplugin/device_set.h"
+#include "src/deviceplugin/metrics.h"
+#include "src/deviceplugin/plugin_server.h"
+#include "src/deviceplugin/resource_state.h"
+#include "src/sgx/simulated_host.h"
+#include "src/testing/temp_dir.h"
+#include "tests/integration/deviceplugin/plugin_process.h"
+#include "tools/kubelet_standin.h"
+
+namespace cn::deviceplugin {
+namespace {
+
+constexpr uint64_t kGiB = 1024 * kMiB;
+
+std::shared_ptr<const sgx::Platform> InKernelPlatform(uint64_t epc_bytes) {
+  auto platform = std::make_shared<sgx::Platform>();
+  platform->driver.kind = sgx::DriverKind::kInKernel;
+  platform->driver.enclave_device = sgx::DeviceNode{"/dev/sgx_enclave", true};
+  platform->driver.provision_device = sgx::DeviceNode{"/dev/sgx_provision", true};
+  platform->aesm_socket = "/var/run/aesmd/aesm.socket";
+  platform->epc_total_bytes = epc_bytes;
+  platform->numa_nodes = {{0, epc_bytes}};
+  return platform;
+}
+
+// A plugin server for the EPC resource in a temp dir, without the daemon around it.
+struct EpcServer {
+  explicit EpcServer(uint64_t epc_bytes)
+      : platform(InKernelPlatform(epc_bytes)),
+        plan(PlanEpcDevices(*platform, false, Options().max_list_and_watch_bytes)) {
+    state.Publish(plan.devices, ResourceHealth{true, ""}, platform);
+    auto started = PluginServer::Start(dir.path() + "/sgx-epc.sock", state,
+                                       metrics.For(ResourceKind::kEpc), true);
+    if (!started.ok()) {
+      std::abort();
+    }
+    server = *std::move(started);
+  }
+  testing::TempDir dir;
+  std::shared_ptr<const sgx::Platform> platform;
+  EpcPlan plan;
+  Metrics metrics;
+  ResourceState state{ResourceKind::kEpc};
+  std::unique_ptr<PluginServer> server;
+};
+
+void BM_AllocateRoundTrip(benchmark::State& state) {
+  EpcServer server(16 * kGiB);
+  tools::PluginClient client(server.server->socket_path());
+  const v1beta1::AllocateRequest request = tools::AllocateRequestFor(
+      {"epc-0", "epc-1", "epc-2", "epc-3", "epc-4", "epc-5", "epc-6", "epc-7", "epc-8", "epc-9"});
+  if (!client.Allocate(request, absl::Seconds(10)).ok()) {  // connect before timing
+    state.SkipWithError("first Allocate failed");
+    return;
+  }
+  std::vector<double> micros;
+  micros.reserve(static_cast<size_t>(state.max_iterations));
+  for (auto _ : state) {
+    absl::Time start = absl::Now();
+    auto response = client.Allocate(request, absl::Seconds(10));
+    micros.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+    if (!response.ok()) {
+      state.SkipWithError("Allocate failed");
+      return;
+    }
+    benchmark::DoNotOptimize(response);
+  }
+  std::sort(micros.begin(), micros.end());
+  auto percentile = [&](double p) {
+    return micros[std::min(micros.size() - 1, static_cast<size_t>(p * micros.size()))];
+  };
+  state.counters["calls"] = static_cast<double>(micros.size());
+  state.counters["p50_us"] = percentile(0.50);
+  state.counters["p99_us"] = percentile(0.99);
+  state.counters["max_us"] = micros.back();
+}
+BENCHMARK(BM_AllocateRoundTrip)->Iterations(20000)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_EncodeListAndWatch(benchmark::State& state) {
+  auto platform = InKernelPlatform(static_cast<uint64_t>(state.range(0)) * kGiB);
+  EpcPlan plan = PlanEpcDevices(*platform, false, Options().max_list_and_watch_bytes);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string encoded = plan.devices.EncodeListAndWatch(true);
+    bytes = encoded.size();
+    benchmark::DoNotOptimize(encoded);
+  }
+  state.counters["devices"] = static_cast<double>(plan.devices.size());
+  state.counters["message_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_EncodeListAndWatch)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond);
+
+void BM_PublishAndReceiveList(benchmark::State& state) {
+  EpcServer server(static_cast<uint64_t>(state.range(0)) * kGiB);
+  tools::PluginClient client(server.server->socket_path());
+  auto watch = client.Watch();
+  if (!watch->WaitForUpdates(1, absl::Seconds(10))) {
+    state.SkipWithError("no first list");
+    return;
+  }
+  size_t received = 1;
+  bool healthy = true;
+  for (auto _ : state) {
+    healthy = !healthy;
+    server.state.Publish(server.plan.devices, ResourceHealth{healthy, ""}, server.platform);
+    ++received;
+    if (!watch->WaitForUpdates(received, absl::Seconds(10))) {
+      state.SkipWithError("list not received");
+      return;
+    }
+  }
+  state.counters["devices"] = static_cast<double>(watch->Latest().devices_size());
+  state.counters["message_bytes"] = static_cast<double>(watch->Latest().ByteSizeLong());
+}
+BENCHMARK(BM_PublishAndReceiveList)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PluginPeakRss(benchmark::State& state) {
+  for (auto _ : state) {
+    testing::TempDir dir;
+    std::string root = dir.MakeDirectory("host");
+    std::string kubelet_dir = dir.MakeDirectory("kubelet");
+    sgx::SimulatedHost host = sgx::TypicalSgx2Host(128 * kGiB);
+    host.aesm = true;
+    if (!sgx::WriteHostRoot(host, root).ok()) {
+      state.SkipWithError("cannot write the host root");
+      return;
+    }
+    dir.WriteFile("cpuid", sgx::EncodeCpuidFile(host));
+    auto kubelet = tools::KubeletStandin::Start(kubelet_dir);
+    if (!kubelet.ok()) {
+      state.SkipWithError("cannot start the kubelet stand-in");
+      return;
+    }
+    PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY,
+                         {"--kubelet-dir", kubelet_dir, "--host-root", root, "--cpuid-file",
+                          dir.path() + "/cpuid", "--metrics-addr", "127.0.0.1:0"},
+                         dir.path() + "/plugin.log");
+    if (!(*kubelet)->WaitForRegistrations(3, absl::Seconds(10))) {
+      state.SkipWithError("plugin did not register");
+      return;
+    }
+    auto list = tools::PluginClient(kubelet_dir + "/sgx-epc.sock").ListOnce(absl::Seconds(10));
+    if (!list.ok()) {
+      state.SkipWithError("no EPC list");
+      return;
+    }
+    state.counters["devices"] = static_cast<double>(list->devices_size());
+    state.counters["VmHWM_MiB"] =
+        static_cast<double>(plugin.StatusKib("VmHWM").value_or(-1)) / 1024;
+    state.counters["VmRSS_MiB"] =
+        static_cast<double>(plugin.StatusKib("VmRSS").value_or(-1)) / 1024;
+  }
+}
+BENCHMARK(BM_PluginPeakRss)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace cn::deviceplugin
+
+BENCHMARK_MAIN();
