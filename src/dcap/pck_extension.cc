@@ -1,11 +1,15 @@
 #include "src/dcap/pck_extension.h"
 
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
 #include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
+#include "src/dcap/crypto.h"
 #include "src/dcap/der_reader.h"
 
 namespace cn::dcap {
@@ -154,6 +158,23 @@ absl::StatusOr<PckExtension> ParsePckExtension(absl::string_view der) {
     return absl::InvalidArgumentError(absl::StrCat(kContext, ": the FMSPC entry is missing"));
   }
   return out;
+}
+
+absl::StatusOr<PckExtension> PckExtensionOf(X509* cert) {
+  ASN1_OBJECT* oid = OBJ_txt2obj(kSgxExtensionOid, 1);
+  const int index = oid == nullptr ? -1 : X509_get_ext_by_OBJ(cert, oid, -1);
+  const int second = index < 0 ? -1 : X509_get_ext_by_OBJ(cert, oid, index);
+  ASN1_OBJECT_free(oid);
+  if (index < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("the certificate has no SGX extension (", kSgxExtensionOid, ")"));
+  }
+  if (second >= 0) {
+    return absl::InvalidArgumentError("the certificate has more than one SGX extension");
+  }
+  const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(cert, index));
+  return ParsePckExtension(
+      AsView(ASN1_STRING_get0_data(data), static_cast<size_t>(ASN1_STRING_length(data))));
 }
 
 }  // namespace cn::dcap

@@ -4,6 +4,8 @@
 // TCB Info is matched against. Parsed from the extension's DER with DerReader, never trusted for
 // anything until the certificate carrying it has been verified up to the root.
 
+#include <openssl/x509.h>
+
 #include <array>
 #include <cstdint>
 
@@ -28,5 +30,9 @@ struct PckExtension {
 // skips entries it does not use (PPID is read when present; SGX type, platform instance ID and
 // configuration are skipped). InvalidArgument names the entry and offset that is wrong.
 absl::StatusOr<PckExtension> ParsePckExtension(absl::string_view der);
+
+// Finds and parses the SGX extension of a certificate: NotFound when it has none,
+// InvalidArgument when it has two or the extension does not parse.
+absl::StatusOr<PckExtension> PckExtensionOf(X509* cert);
 
 }  // namespace cn::dcap

@@ -1,7 +1,6 @@
 #include "src/dcap/verifier.h"
 
 #include <openssl/err.h>
-#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -378,22 +377,12 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
       return absl::InvalidArgumentError(
           absl::StrCat("PCK chain: the leaf (", Subject(leaf), ") is a CA certificate"));
     }
-    ASN1_OBJECT* oid = OBJ_txt2obj(kSgxExtensionOid, 1);
-    const int index = oid == nullptr ? -1 : X509_get_ext_by_OBJ(leaf, oid, -1);
-    ASN1_OBJECT_free(oid);
-    if (index < 0) {
+    absl::StatusOr<PckExtension> extension = PckExtensionOf(leaf);
+    if (!extension.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("PCK chain: the leaf (", Subject(leaf),
-                                                     ") has no SGX extension (", kSgxExtensionOid,
-                                                     ")"));
+                                                     "): ", extension.status().message()));
     }
-    if (X509_get_ext_by_OBJ(leaf, X509_EXTENSION_get_object(X509_get_ext(leaf, index)), index) >=
-        0) {
-      return absl::InvalidArgumentError("PCK chain: the leaf has more than one SGX extension");
-    }
-    const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(leaf, index));
-    ASSIGN_OR_RETURN(chain->extension,
-                     ParsePckExtension(AsView(ASN1_STRING_get0_data(data),
-                                              static_cast<size_t>(ASN1_STRING_length(data)))));
+    chain->extension = *extension;
     chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
     chain->intermediate_subject = Subject(intermediate);
     chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));

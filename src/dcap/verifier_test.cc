@@ -267,6 +267,27 @@ TEST_F(VerifierTest, RejectsChainWhoseLeafIsSignedByAnotherKeyUnderTheSameName) 
   ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "does not verify");
 }
 
+TEST_F(VerifierTest, RejectsPckLeafWithoutOrWithMalformedSgxExtension) {
+  auto issue_leaf = [&](std::optional<std::string> extension) {
+    dcap::X509Ptr leaf = testing::IssueCertificate({.common_name = "Test SGX PCK Certificate",
+                                                    .subject_key = pki_.pck_key(),
+                                                    .issuer = pki_.intermediate(),
+                                                    .issuer_key = pki_.intermediate_key(),
+                                                    .serial = 9,
+                                                    .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                                    .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                                    .sgx_extension_der = std::move(extension)});
+    return absl::StrCat(testing::CertificatePem(leaf.get()),
+                        testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  };
+  builder_.certification_data = issue_leaf(std::nullopt);
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "has no SGX extension");
+  std::string truncated = testing::EncodeSgxExtension(pki_.pck_extension);
+  truncated.resize(truncated.size() - 3);
+  builder_.certification_data = issue_leaf(truncated);
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "PCK certificate SGX extension");
+}
+
 TEST_F(VerifierTest, RejectsQuoteWithoutChainWhenNoneIsSupplied) {
   builder_.certification_data_type = 1;
   builder_.certification_data = std::string(36, '\x01');

@@ -1,7 +1,6 @@
 #include "src/sgxquote/output.h"
 
-#include <openssl/objects.h>
-#include <openssl/x509v3.h>
+#include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -61,16 +60,11 @@ OrderedJson CertificatesJson(absl::string_view pem) {
     absl::StatusOr<absl::Time> until = dcap::ToTime(X509_get0_notAfter(cert.get()));
     json["not_before"] = from.ok() ? TimeText(*from) : "unreadable";
     json["not_after"] = until.ok() ? TimeText(*until) : "unreadable";
-    ASN1_OBJECT* oid = OBJ_txt2obj(dcap::kSgxExtensionOid, 1);
-    const int index = oid == nullptr ? -1 : X509_get_ext_by_OBJ(cert.get(), oid, -1);
-    ASN1_OBJECT_free(oid);
-    if (index >= 0) {
-      const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(cert.get(), index));
-      absl::StatusOr<dcap::PckExtension> extension = dcap::ParsePckExtension(
-          dcap::AsView(ASN1_STRING_get0_data(data), static_cast<size_t>(ASN1_STRING_length(data))));
-      json["sgx_extension"] =
-          extension.ok() ? ExtensionJson(*extension)
-                         : OrderedJson{{"error", std::string(extension.status().message())}};
+    absl::StatusOr<dcap::PckExtension> extension = dcap::PckExtensionOf(cert.get());
+    if (extension.ok()) {
+      json["sgx_extension"] = ExtensionJson(*extension);
+    } else if (!absl::IsNotFound(extension.status())) {
+      json["sgx_extension"] = OrderedJson{{"error", std::string(extension.status().message())}};
     }
     list.push_back(std::move(json));
   }
