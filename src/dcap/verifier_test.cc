@@ -179,6 +179,67 @@ TEST_F(VerifierTest, RejectsRootCrlNotIssuedByRoot) {
   ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "root CA CRL is issued by");
 }
 
+TEST_F(VerifierTest, RejectsRootCrlSignedByAnotherKey) {
+  dcap::EvpPkeyPtr other = testing::GenerateP256Key();
+  pki_.root_crl.signing_key = other.get();
+  ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "root CA CRL signature");
+}
+
+TEST_F(VerifierTest, RejectsPckChainOfOnlyTheRootOrWithAnExtraIntermediate) {
+  builder_.certification_data = pki_.RootPem();
+  // The QE report signature is checked with the first certificate's key before the chain.
+  ExpectRejected(Verify(), ErrorCode::kInvalidQeReportSignature);
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "is issued by");
+  // leaf <- intermediate <- second CA <- root: one CA too many for the two CRLs to cover.
+  dcap::EvpPkeyPtr second_key = testing::GenerateP256Key();
+  dcap::X509Ptr second = testing::IssueCertificate({.common_name = "Test SGX Second CA",
+                                                    .subject_key = second_key.get(),
+                                                    .issuer = pki_.root(),
+                                                    .issuer_key = pki_.root_key(),
+                                                    .serial = 20,
+                                                    .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                                    .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                                    .is_ca = true});
+  dcap::X509Ptr middle = testing::IssueCertificate({.common_name = "Test SGX PCK Processor CA",
+                                                    .subject_key = pki_.intermediate_key(),
+                                                    .issuer = second.get(),
+                                                    .issuer_key = second_key.get(),
+                                                    .serial = 21,
+                                                    .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                                    .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                                    .is_ca = true});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()), testing::CertificatePem(middle.get()),
+                   testing::CertificatePem(second.get()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "one intermediate CA");
+}
+
+TEST_F(VerifierTest, RejectsPckChainThroughANonCaCertificate) {
+  // The TCB signing certificate is issued by the root but is no CA: it cannot issue PCKs.
+  dcap::X509Ptr leaf = testing::IssueCertificate(
+      {.common_name = "Test SGX PCK Certificate",
+       .subject_key = pki_.pck_key(),
+       .issuer = pki_.tcb_signer(),
+       .issuer_key = pki_.tcb_signing_key(),
+       .serial = 30,
+       .not_before = TestTime("2020-01-01T00:00:00Z"),
+       .not_after = TestTime("2040-01-01T00:00:00Z"),
+       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()), testing::CertificatePem(pki_.tcb_signer()),
+                   pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "is not a CA certificate");
+}
+
+TEST_F(VerifierTest, RejectsTcbInfoSignedByACaCertificate) {
+  // The intermediate CA is issued by the root directly, but a CA key never signs TCB Info.
+  pki_.tcb_info_chain_override =
+      absl::StrCat(testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "is a CA certificate");
+}
+
 TEST_F(VerifierTest, RejectsUnparsableCrl) {
   CollateralParts parts = pki_.BuildCollateral().parts();
   parts.pck_crl = "not a crl";
