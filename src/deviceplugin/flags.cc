@@ -32,6 +32,9 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
       "Kubernetes device plugin for Intel SGX: advertises EPC memory and the SGX "
       "enclave and provision devices to the kubelet.",
       "sgx-device-plugin");
+  // A flag given twice takes its last value, as Go programs do, so that an overlay can append
+  // an argument to override one of the base manifest's.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--kubelet-dir", options.kubelet_dir,
                  "the kubelet's device plugin directory (kubelet.sock lives there)")
       ->capture_default_str();

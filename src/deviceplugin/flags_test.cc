@@ -56,6 +56,12 @@ TEST(FlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(options.reprobe_interval, absl::Seconds(9));
 }
 
+TEST(FlagsTest, ALaterValueOverridesAnEarlierOne) {
+  auto parsed = Parse({"--metrics-addr=:9876", "--metrics-addr=127.0.0.1:9876"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.metrics_addr, "127.0.0.1:9876");
+}
+
 TEST(FlagsTest, RelativeDirectoriesBecomeAbsolute) {
   auto parsed = Parse({"--kubelet-dir", "kubelet", "--host-root", "fixture/"});
   ASSERT_TRUE(parsed.ok());
