@@ -8,10 +8,14 @@
 //   GET /readyz   200 when `ready` returns OK (registered with the kubelet), else 503 with the
 //                 reason: the readiness probe.
 //
-// Thread safety: the callbacks are invoked from the server's worker threads, possibly
-// concurrently; they must be thread-safe.
+// A deliberately small HTTP/1.1 server (GET and HEAD, one request per connection, answered in
+// order on one thread, 2 s to send a request) rather than a library: the kubelet's probes and a
+// Prometheus scrape are all it serves, and cpp-httplib's Debian build would load OpenSSL,
+// brotli and zlib into the plugin, several MiB of its resident set (docs/PERFORMANCE.md).
+//
+// Thread safety: the callbacks are invoked from the server's thread while other threads run;
+// they must be thread-safe.
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,10 +25,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace cn::deviceplugin {
 
@@ -40,21 +40,27 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text);
 class HttpEndpoints {
  public:
   // Binds at once (so that a port in use is reported at start-up) and serves on a thread.
+  // Unavailable, naming the address, when it cannot listen.
   static absl::StatusOr<std::unique_ptr<HttpEndpoints>> Start(const ListenAddress& address,
                                                               std::function<std::string()> metrics,
                                                               std::function<absl::Status()> ready);
-  ~HttpEndpoints();  // stops serving and joins the thread
+  ~HttpEndpoints();  // stops serving (within the current request's time limit) and joins
   HttpEndpoints(const HttpEndpoints&) = delete;
   HttpEndpoints& operator=(const HttpEndpoints&) = delete;
 
   int port() const { return port_; }
 
  private:
-  HttpEndpoints(std::unique_ptr<httplib::Server> server, int port);
+  HttpEndpoints(int listen_fd, int wake_fd, int port, std::function<std::string()> metrics,
+                std::function<absl::Status()> ready);
+  void Serve();
+  void Answer(int connection);
 
-  std::unique_ptr<httplib::Server> server_;
-  int port_;
-  std::atomic<bool> listener_done_{false};
+  const int listen_fd_;
+  const int wake_fd_;
+  const int port_;
+  const std::function<std::string()> metrics_;
+  const std::function<absl::Status()> ready_;
   std::thread thread_;
 };
 
