@@ -155,17 +155,20 @@ def container_view(name):
             view["SGX_AESM_ADDR"] = line.split("=", 1)[1]
         elif line.strip():
             path, rest = line.split(" ", 1)
+            device = re.match(r"^char ([0-9a-f]+):([0-9a-f]+)( .*)$", rest)
+            if device:  # stat prints major:minor in hexadecimal
+                rest = f"char {int(device.group(1), 16)}:{int(device.group(2), 16)}{device.group(3)}"
             view[path] = rest
     return view
 
 
 def host_device(path):
-    """'char MAJ:MIN' of a host device node in stat's hexadecimal notation, or None."""
+    """'char MAJOR:MINOR' of a host device node, or None."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
         return None
-    return f"char {os.major(info.st_rdev):x}:{os.minor(info.st_rdev):x}"
+    return f"char {os.major(info.st_rdev)}:{os.minor(info.st_rdev)}"
 
 
 # ---------------------------------------------------------------------------------------------
