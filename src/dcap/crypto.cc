@@ -45,6 +45,11 @@ void AppendDerInteger(const uint8_t* value, size_t size, std::string* out) {
   out->append(reinterpret_cast<const char*>(value + start), size - start);
 }
 
+// The passphrase callback for PEM reads. Without one, OpenSSL asks the terminal for a passphrase
+// when a block carries "Proc-Type: 4,ENCRYPTED": untrusted certification data could then block
+// the caller until someone types. Certificates are never encrypted, so there is no passphrase.
+int NoPassphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/, void* /*user_data*/) { return -1; }
+
 }  // namespace
 
 Sha256Digest Sha256(absl::string_view data) {
@@ -143,7 +148,7 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
     const absl::string_view block = pem.substr(begin, end + kEnd.size() - begin);
     BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
     CN_CHECK(bio != nullptr);
-    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
     if (cert == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": certificate ", certs.size() + 1, " does not parse (", TakeOpenSslErrors(), ")"));

@@ -6,6 +6,7 @@
 
 #include "nlohmann/json.hpp"
 #include "src/dcap/collateral.h"
+#include "src/dcap/crypto.h"
 #include "src/dcap/der_reader.h"
 #include "src/dcap/pck_extension.h"
 #include "src/dcap/quote.h"
@@ -151,6 +152,18 @@ TEST(DerReaderTest, DecodesObjectIdentifiersAndIntegers) {
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x01\x00", 2), 255).ok());
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x80", 1), 255).ok());
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x00\x01", 2), 255).ok());
+}
+
+TEST(PemTest, RefusesEncryptedBlocksWithoutAskingForAPassphrase) {
+  // Left to its defaults, OpenSSL reads a passphrase from the terminal for an encrypted PEM
+  // block: untrusted certification data could then block the verifier indefinitely.
+  testing::TestPki pki;
+  testing::PassphrasePromptCounter prompts;
+  absl::StatusOr<std::vector<X509Ptr>> certs =
+      ParsePemCertificates(testing::WithEncryptedPemHeaders(pki.RootPem()), "chain");
+  ASSERT_FALSE(certs.ok());
+  EXPECT_THAT(certs.status().message(), HasSubstr("chain: certificate 1 does not parse"));
+  EXPECT_EQ(prompts.count(), 0);
 }
 
 TEST(CollateralTest, NamesTheMissingOrMalformedKey) {

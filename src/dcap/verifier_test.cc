@@ -349,6 +349,13 @@ TEST_F(VerifierTest, RejectsPckLeafWithoutOrWithMalformedSgxExtension) {
   ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "PCK certificate SGX extension");
 }
 
+TEST_F(VerifierTest, RejectsEncryptedPemChainWithoutAskingForAPassphrase) {
+  testing::PassphrasePromptCounter prompts;
+  builder_.certification_data = testing::WithEncryptedPemHeaders(pki_.PckChainPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "PCK chain: certificate 1");
+  EXPECT_EQ(prompts.count(), 0);
+}
+
 TEST_F(VerifierTest, RejectsQuoteWithoutChainWhenNoneIsSupplied) {
   builder_.certification_data_type = 1;
   builder_.certification_data = std::string(36, '\x01');

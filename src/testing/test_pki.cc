@@ -6,8 +6,10 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/ui.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -167,6 +169,39 @@ std::string CertificatePem(X509* cert) {
   BIO_free(bio);
   return pem;
 }
+
+std::string WithEncryptedPemHeaders(absl::string_view pem) {
+  const std::string begin_line = "-----BEGIN CERTIFICATE-----\n";
+  std::string out(pem);
+  for (size_t at = out.find(begin_line); at != std::string::npos;
+       at = out.find(begin_line, at + 1)) {
+    out.insert(at + begin_line.size(),
+               "Proc-Type: 4,ENCRYPTED\nDEK-Info: DES-EDE3-CBC,0123456789ABCDEF\n\n");
+  }
+  return out;
+}
+
+namespace {
+std::atomic<int> passphrase_requests{0};
+}  // namespace
+
+PassphrasePromptCounter::PassphrasePromptCounter()
+    : previous_(UI_get_default_method()), method_(UI_create_method("passphrase counter")) {
+  CN_CHECK(method_ != nullptr);
+  passphrase_requests = 0;
+  CN_CHECK(UI_method_set_reader(method_, [](UI*, UI_STRING*) {
+             ++passphrase_requests;
+             return -1;  // no passphrase: the caller must fail, not guess
+           }) == 0);
+  UI_set_default_method(method_);
+}
+
+PassphrasePromptCounter::~PassphrasePromptCounter() {
+  UI_set_default_method(previous_);
+  UI_destroy_method(method_);
+}
+
+int PassphrasePromptCounter::count() const { return passphrase_requests.load(); }
 
 X509Ptr IssueCertificate(const CertificateSpec& spec) {
   X509Ptr cert(X509_new());

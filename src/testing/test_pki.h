@@ -11,6 +11,8 @@
 //
 // Not thread-safe; test-only (never linked into production targets).
 
+#include <openssl/ui.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -36,6 +38,25 @@ std::string SignRaw(EVP_PKEY* key, absl::string_view message);
 // Raw X||Y of a P-256 public key (the quote's attestation key encoding).
 std::string RawPublicKey(EVP_PKEY* key);
 std::string CertificatePem(X509* cert);
+// The same PEM with the headers of an encrypted block ("Proc-Type: 4,ENCRYPTED", "DEK-Info")
+// after each BEGIN line: what OpenSSL, left to its defaults, answers by asking the terminal for
+// a passphrase.
+std::string WithEncryptedPemHeaders(absl::string_view pem);
+
+// While alive, replaces OpenSSL's default user interface (the terminal) with one that counts
+// passphrase requests and answers none, so a test can assert that nothing asks for one.
+class PassphrasePromptCounter {
+ public:
+  PassphrasePromptCounter();
+  ~PassphrasePromptCounter();
+  PassphrasePromptCounter(const PassphrasePromptCounter&) = delete;
+  PassphrasePromptCounter& operator=(const PassphrasePromptCounter&) = delete;
+  int count() const;
+
+ private:
+  const UI_METHOD* previous_;
+  UI_METHOD* method_;
+};
 
 struct CertificateSpec {
   std::string common_name;
