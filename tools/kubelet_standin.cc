@@ -186,40 +186,43 @@ PluginClient::PluginClient(const std::string& socket_path)
     : channel_(KubeletLikeChannel(std::filesystem::absolute(socket_path).string())),
       stub_(v1beta1::DevicePlugin::NewStub(channel_)) {}
 
-absl::StatusOr<v1beta1::DevicePluginOptions> PluginClient::GetOptions(
-    absl::Duration timeout) const {
+namespace {
+
+// One unary call with the deadline and wait-for-ready the kubelet uses.
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Unary(v1beta1::DevicePlugin::Stub& stub, Method method,
+                               const Request& request, absl::Duration timeout,
+                               absl::string_view name) {
   grpc::ClientContext context;
   SetDeadline(context, timeout);
-  v1beta1::DevicePluginOptions options;
-  grpc::Status status = stub_->GetDevicePluginOptions(&context, v1beta1::Empty(), &options);
+  Response response;
+  grpc::Status status = (stub.*method)(&context, request, &response);
   if (!status.ok()) {
-    return FromGrpc(status, "GetDevicePluginOptions");
+    return FromGrpc(status, name);
   }
-  return options;
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1beta1::DevicePluginOptions> PluginClient::GetOptions(
+    absl::Duration timeout) const {
+  return Unary<v1beta1::DevicePluginOptions>(*stub_,
+                                             &v1beta1::DevicePlugin::Stub::GetDevicePluginOptions,
+                                             v1beta1::Empty(), timeout, "GetDevicePluginOptions");
 }
 
 absl::StatusOr<v1beta1::PreferredAllocationResponse> PluginClient::GetPreferredAllocation(
     const v1beta1::PreferredAllocationRequest& request, absl::Duration timeout) const {
-  grpc::ClientContext context;
-  SetDeadline(context, timeout);
-  v1beta1::PreferredAllocationResponse response;
-  grpc::Status status = stub_->GetPreferredAllocation(&context, request, &response);
-  if (!status.ok()) {
-    return FromGrpc(status, "GetPreferredAllocation");
-  }
-  return response;
+  return Unary<v1beta1::PreferredAllocationResponse>(
+      *stub_, &v1beta1::DevicePlugin::Stub::GetPreferredAllocation, request, timeout,
+      "GetPreferredAllocation");
 }
 
 absl::StatusOr<v1beta1::AllocateResponse> PluginClient::Allocate(
     const v1beta1::AllocateRequest& request, absl::Duration timeout) const {
-  grpc::ClientContext context;
-  SetDeadline(context, timeout);
-  v1beta1::AllocateResponse response;
-  grpc::Status status = stub_->Allocate(&context, request, &response);
-  if (!status.ok()) {
-    return FromGrpc(status, "Allocate");
-  }
-  return response;
+  return Unary<v1beta1::AllocateResponse>(*stub_, &v1beta1::DevicePlugin::Stub::Allocate, request,
+                                          timeout, "Allocate");
 }
 
 absl::StatusOr<v1beta1::ListAndWatchResponse> PluginClient::ListOnce(absl::Duration timeout) const {
