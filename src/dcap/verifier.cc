@@ -132,9 +132,13 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
                        NameText(X509_get_issuer_name(cert)), ", not by the next certificate (",
                        Subject(issuer), ")"));
     }
-    if (X509_check_ca(issuer) < 1) {
+    // 1 means basicConstraints with cA TRUE (and keyUsage, if present, allowing keyCertSign).
+    // OpenSSL's other non-zero answers (keyUsage alone, a v1 root, Netscape types) are not CAs
+    // under RFC 5280 4.2.1.9, and no Intel CA relies on them.
+    if (X509_check_ca(issuer) != 1) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": issuer ", Subject(issuer), " is not a CA certificate"));
+          absl::StrCat(what, ": issuer ", Subject(issuer),
+                       " is not a CA certificate (it needs basicConstraints with cA TRUE)"));
     }
     if (X509_verify(cert, X509_get0_pubkey(issuer)) != 1) {
       ERR_clear_error();

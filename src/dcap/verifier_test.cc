@@ -233,6 +233,25 @@ TEST_F(VerifierTest, RejectsPckChainThroughANonCaCertificate) {
   ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "is not a CA certificate");
 }
 
+TEST_F(VerifierTest, RejectsIntermediateWithoutBasicConstraints) {
+  // The intermediate's key and name, but no basicConstraints: keyCertSign alone does not make a
+  // CA (RFC 5280 4.2.1.9), though OpenSSL's X509_check_ca() tolerates it.
+  dcap::X509Ptr intermediate =
+      testing::IssueCertificate({.common_name = "Test SGX PCK Processor CA",
+                                 .subject_key = pki_.intermediate_key(),
+                                 .issuer = pki_.root(),
+                                 .issuer_key = pki_.root_key(),
+                                 .serial = 2,
+                                 .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                 .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                 .is_ca = true,
+                                 .basic_constraints = false});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                   testing::CertificatePem(intermediate.get()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "is not a CA certificate");
+}
+
 TEST_F(VerifierTest, RejectsTcbInfoSignedByACaCertificate) {
   // The intermediate CA is issued by the root directly, but a CA key never signs TCB Info.
   pki_.tcb_info_chain_override =

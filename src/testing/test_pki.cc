@@ -218,11 +218,13 @@ X509Ptr IssueCertificate(const CertificateSpec& spec) {
 
   X509V3_CTX context;
   X509V3_set_ctx(&context, issuer, cert.get(), nullptr, nullptr, 0);
-  X509_EXTENSION* constraints =
-      X509V3_EXT_conf_nid(nullptr, &context, NID_basic_constraints,
-                          spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  CN_CHECK(constraints != nullptr && X509_add_ext(cert.get(), constraints, -1) == 1);
-  X509_EXTENSION_free(constraints);
+  if (spec.basic_constraints) {
+    X509_EXTENSION* constraints =
+        X509V3_EXT_conf_nid(nullptr, &context, NID_basic_constraints,
+                            spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    CN_CHECK(constraints != nullptr && X509_add_ext(cert.get(), constraints, -1) == 1);
+    X509_EXTENSION_free(constraints);
+  }
   X509_EXTENSION* usage = X509V3_EXT_conf_nid(
       nullptr, &context, NID_key_usage,
       spec.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation");

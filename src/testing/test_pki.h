@@ -67,6 +67,8 @@ struct CertificateSpec {
   absl::Time not_before{};
   absl::Time not_after{};
   bool is_ca = false;
+  // false: no basicConstraints at all, so only keyUsage (keyCertSign for a CA) says what it is.
+  bool basic_constraints = true;
   std::optional<std::string> sgx_extension_der = std::nullopt;
 };
 dcap::X509Ptr IssueCertificate(const CertificateSpec& spec);
