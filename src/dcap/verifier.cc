@@ -120,6 +120,13 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
   }
   for (size_t i = 0; i < below_root; ++i) {
     X509* cert = certs[i].get();
+    // The root may only end the chain: repeated in the middle, it would pass for the
+    // intermediate CA (or the signer) and so be held to the wrong CRL and role.
+    if (anchor.HasKey(X509_get0_pubkey(cert))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert),
+                       ") carries the trusted root's key, but the root may only end the chain"));
+    }
     X509* issuer = i + 1 < count ? certs[i + 1].get() : anchor.certificate();
     if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0) {
       if (i + 1 == count) {

@@ -216,6 +216,25 @@ TEST_F(VerifierTest, RejectsPckChainOfOnlyTheRootOrWithAnExtraIntermediate) {
   ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "one intermediate CA");
 }
 
+TEST_F(VerifierTest, RejectsPckChainWhoseIntermediateIsTheRootItself) {
+  // A leaf issued by the root directly, with the root repeated to look like leaf, intermediate,
+  // root: the "intermediate" would then be checked against the PCK CRL's issuer, so the root CA
+  // CRL could stand in for the PCK CRL and nothing would check the root CA CRL's revocations.
+  dcap::X509Ptr leaf = testing::IssueCertificate(
+      {.common_name = "Test SGX PCK Certificate",
+       .subject_key = pki_.pck_key(),
+       .issuer = pki_.root(),
+       .issuer_key = pki_.root_key(),
+       .serial = 31,
+       .not_before = TestTime("2020-01-01T00:00:00Z"),
+       .not_after = TestTime("2040-01-01T00:00:00Z"),
+       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()), pki_.RootPem(), pki_.RootPem());
+  pki_.pck_crl = pki_.root_crl;
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "the root may only end the chain");
+}
+
 TEST_F(VerifierTest, RejectsPckChainThroughANonCaCertificate) {
   // The TCB signing certificate is issued by the root but is no CA: it cannot issue PCKs.
   dcap::X509Ptr leaf = testing::IssueCertificate(
