@@ -361,17 +361,20 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
   }
   auto chain = std::make_shared<VerifiedChain>();
   absl::StatusOr<std::vector<X509Ptr>> certs = ParsePemCertificates(pem, "PCK chain");
+  // Only chains that verify are kept: the rest are the sender's choice, any size and any
+  // number of them, and keeping them would let hostile quotes pin memory (a bounded count of
+  // unbounded entries). Rebuilding a failing chain costs its own sender the parse.
   if (!certs.ok()) {
     chain->parse_error =
         Reject(ErrorCode::kUntrustedPckChain, std::string(certs.status().message()));
-    return chains_.Insert(key, std::move(chain));
+    return chain;
   }
   chain->certs = *std::move(certs);
   chain->leaf_key_der = PublicKeyDer(X509_get0_pubkey(chain->certs[0].get()));
   if (chain->leaf_key_der.empty()) {
     chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
                                 "PCK chain: the leaf certificate's key is unreadable");
-    return chains_.Insert(key, std::move(chain));
+    return chain;
   }
   auto trust = [&]() -> absl::Status {
     const std::vector<X509Ptr>& list = chain->certs;
@@ -402,6 +405,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
   };
   if (absl::Status status = trust(); !status.ok()) {
     chain->trust_error = Reject(ErrorCode::kUntrustedPckChain, std::string(status.message()));
+    return chain;
   }
   return chains_.Insert(key, std::move(chain));
 }

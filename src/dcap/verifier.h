@@ -34,7 +34,8 @@
 // TCB Info, QE Identity with their signing chains), and signature facts (QE report signature per
 // PCK key, PCK CRL signature per issuer). Windows are cached as data and evaluated on every call;
 // the quote's own signature is verified on every call. So a new quote from a known platform costs
-// one ECDSA verification plus parsing and hashing. Caches are bounded (oldest entry evicted).
+// one ECDSA verification plus parsing and hashing. Caches are bounded (oldest entry evicted),
+// and a PCK chain is kept only once it verifies: the quote's sender picks its size.
 //
 // Thread safety: Verify() may be called from many threads at once.
 

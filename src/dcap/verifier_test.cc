@@ -535,6 +535,26 @@ TEST_F(VerifierTest, CachesNeverChangeAVerdict) {
   EXPECT_TRUE(verifier.Verify(quote, collateral, options).verified());
 }
 
+TEST_F(VerifierTest, KeepsOnlyPckChainsThatVerify) {
+  // The quote's sender chooses its certification data: a chain that does not verify must not
+  // stay in the cache, or a thousand large made-up chains would stay in memory for good.
+  TestPki other_pki;
+  QuoteBuilder other(other_pki);
+  Verifier verifier(pki_.Anchor());
+  VerifyOptions options;
+  options.at = TestPkiDefaultAt();
+  const Collateral collateral = pki_.BuildCollateral();
+  for (int i = 0; i < 2; ++i) {
+    ExpectRejected(verifier.Verify(other.Build(), collateral, options),
+                   ErrorCode::kUntrustedPckChain);
+  }
+  EXPECT_EQ(verifier.cache_stats().chain_hits, 0u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(verifier.Verify(builder_.Build(), collateral, options).verified());
+  }
+  EXPECT_EQ(verifier.cache_stats().chain_hits, 1u);
+}
+
 TEST_F(VerifierTest, BoundedCachesEvictOldEntries) {
   Verifier verifier(pki_.Anchor(),
                     VerifierCacheOptions{
