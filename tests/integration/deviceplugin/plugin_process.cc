@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
+
+#include "absl/strings/numbers.h"
 
 namespace cn::deviceplugin {
 
@@ -68,12 +69,22 @@ std::string PluginProcess::Log() const {
 }
 
 std::optional<int> PluginProcess::MetricsPort() const {
-  std::smatch match;
-  std::string log = Log();
-  if (std::regex_search(log, match, std::regex("/readyz on [0-9.]+:([0-9]+)"))) {
-    return std::stoi(match[1]);
+  // std::regex would do, but GCC 12 reports false maybe-uninitialized warnings inside it
+  // under the sanitizers.
+  const std::string log = Log();
+  const std::string marker = "/readyz on ";
+  size_t start = log.find(marker);
+  if (start == std::string::npos) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  size_t end = log.find_first_of(" \n\"", start + marker.size());
+  std::string address = log.substr(start + marker.size(), end - start - marker.size());
+  size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+    return std::nullopt;
+  }
+  return port;
 }
 
 std::optional<long> PluginProcess::StatusKib(const std::string& field) const {
