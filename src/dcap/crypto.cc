@@ -146,6 +146,11 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
           absl::StrCat(what, ": certificate ", certs.size() + 1, " has no END CERTIFICATE line"));
     }
     const absl::string_view block = pem.substr(begin, end + kEnd.size() - begin);
+    if (block.size() > kMaxPemCertificateSize) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": certificate ", certs.size() + 1, " is a PEM block of ", block.size(),
+          " bytes, more than any certificate (at most ", kMaxPemCertificateSize, ")"));
+    }
     BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
     CN_CHECK(bio != nullptr);
     X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));

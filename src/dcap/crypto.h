@@ -62,9 +62,15 @@ absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y);
 // `key`. Any malformed input (wrong size, zero r or s, key of another type) is simply "false".
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature);
 
+// The largest PEM certificate block accepted. Real certificates take about a kilobyte; the limit
+// keeps untrusted blocks far below OpenSSL's int lengths (a BIO over 2 GiB or more would read
+// past the input).
+inline constexpr size_t kMaxPemCertificateSize = size_t{1} << 20;
+
 // Certificates from concatenated PEM blocks, in order. Text outside the blocks (and trailing NUL
-// bytes, which quotes carry) is ignored. InvalidArgument when no block is found or one does not
-// parse; `what` names the input in the message.
+// bytes, which quotes carry) is ignored. InvalidArgument when no block is found, one is larger
+// than kMaxPemCertificateSize, or one does not parse (encrypted blocks included: nothing asks
+// for a passphrase); `what` names the input in the message.
 absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
                                                           absl::string_view what);
 absl::StatusOr<X509Ptr> ParseDerCertificate(absl::string_view der, absl::string_view what);

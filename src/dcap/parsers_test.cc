@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/dcap/collateral.h"
 #include "src/dcap/crypto.h"
@@ -164,6 +165,19 @@ TEST(PemTest, RefusesEncryptedBlocksWithoutAskingForAPassphrase) {
   ASSERT_FALSE(certs.ok());
   EXPECT_THAT(certs.status().message(), HasSubstr("chain: certificate 1 does not parse"));
   EXPECT_EQ(prompts.count(), 0);
+}
+
+TEST(PemTest, RefusesABlockFarTooLargeForACertificate) {
+  // OpenSSL's memory BIO takes an int length: a block of 2 GiB or more would turn negative,
+  // and OpenSSL then measures the buffer with strlen, past the end of the input. Certificates
+  // are about a kilobyte, so a block of megabytes is refused before OpenSSL sees it.
+  const std::string pem = absl::StrCat("-----BEGIN CERTIFICATE-----\n", std::string(2 << 20, 'A'),
+                                       "\n-----END CERTIFICATE-----\n");
+  absl::StatusOr<std::vector<X509Ptr>> certs = ParsePemCertificates(pem, "chain");
+  ASSERT_FALSE(certs.ok());
+  EXPECT_THAT(certs.status().message(), HasSubstr("chain: certificate 1 is a PEM block of"));
+  testing::TestPki pki;
+  EXPECT_TRUE(ParsePemCertificates(pki.PckChainPem(), "chain").ok());
 }
 
 TEST(CollateralTest, NamesTheMissingOrMalformedKey) {
