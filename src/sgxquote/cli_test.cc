@@ -65,6 +65,26 @@ TEST_F(CliTest, ExplicitRepeatAddsVerificationsPerSecond) {
   EXPECT_EQ(json["tcb_status"], "UpToDate");
 }
 
+TEST_F(CliTest, JsonDebugIsBitOneOfTheEnclaveAttributes) {
+  struct Case {
+    uint8_t flags_low;   // ATTRIBUTES byte 0: INIT (bit 0), DEBUG (bit 1), MODE64BIT (bit 2)
+    uint8_t flags_next;  // ATTRIBUTES byte 1
+    bool debug;
+  };
+  for (const Case& c : {Case{0x05, 0x00, false}, Case{0x07, 0x00, true}, Case{0x05, 0x02, false},
+                        Case{0x02, 0x00, true}}) {
+    builder_.enclave.attributes[0] = c.flags_low;
+    builder_.enclave.attributes[1] = c.flags_next;
+    files_.AddFile("/in/quote.bin", builder_.Build());
+    ASSERT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
+                   "/in/root.pem", "--json"}),
+              kExitVerified)
+        << out_.str() << err_.str();
+    EXPECT_EQ(nlohmann::json::parse(out_.str())["debug"], c.debug)
+        << "attributes " << int{c.flags_low} << " " << int{c.flags_next};
+  }
+}
+
 TEST_F(CliTest, RejectsBadRootCaAndRepeatAsUsageErrors) {
   files_.AddFile("/in/bad-root.pem", "not a certificate");
   EXPECT_EQ(Run({"verify", "/in/quote.bin", "--collateral", "/in/collateral.json", "--root-ca",
