@@ -254,7 +254,9 @@ void Daemon::Reconcile() {
   const std::string kubelet_socket = KubeletPath(kKubeletSocketName);
   if (kubelet_socket_created_) {
     kubelet_socket_created_ = false;
+    // A new kubelet: register at once, whatever the backoff after failures with the old one.
     registration_failures_ = 0;
+    next_registration_attempt_ = absl::InfinitePast();
     if (ever_registered_) {
       metrics_.kubelet_restarts().Increment();
       UpdateStatus([](DaemonStatus& status) { ++status.kubelet_restarts; });
@@ -316,6 +318,7 @@ void Daemon::Reconcile() {
         resource.last_error = std::string(registered.message());
         spdlog::warn("{} (will retry)", resource.last_error);
       }
+      UpdateStatus([](DaemonStatus& status) { ++status.registration_failures; });
       pending = true;
     }
   }

@@ -55,7 +55,8 @@ struct DaemonStatus {
   std::map<ResourceKind, bool> registered;  // registered with the current kubelet
   std::map<ResourceKind, bool> healthy;     // devices currently advertised as Healthy
   uint64_t kubelet_restarts = 0;
-  bool stopped = false;  // Run has returned
+  uint64_t registration_failures = 0;  // failed Register calls, retried with backoff
+  bool stopped = false;                // Run has returned
 };
 
 class Daemon {

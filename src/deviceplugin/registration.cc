@@ -32,7 +32,10 @@ absl::Status RegisterWithKubelet(const std::string& kubelet_socket,
   auto stub = v1beta1::Registration::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  context.set_wait_for_ready(true);
+  // Fail fast when nothing listens (a stale kubelet.sock of a kubelet that died, or a new one
+  // not listening yet): the daemon retries within 100 ms instead of blocking its loop until
+  // the deadline while a new kubelet.sock may already be waiting.
+  context.set_wait_for_ready(false);
   v1beta1::Empty empty;
   grpc::Status status = stub->Register(&context, request, &empty);
   if (!status.ok()) {

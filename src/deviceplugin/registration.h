@@ -3,9 +3,9 @@
 // Registration with the kubelet: one Registration.Register call per resource on kubelet.sock.
 //
 // The kubelet dials the plugin back right after Register returns, so the plugin's server must
-// already be serving. The call waits for the socket to accept connections (a kubelet that just
-// created kubelet.sock may not listen yet) with a short reconnect backoff, so that a restarted
-// kubelet is re-registered within a second rather than after gRPC's default one-second backoff.
+// already be serving. The call fails at once (Unavailable) when nothing accepts connections on
+// kubelet.sock, a stale socket of a dead kubelet or a new one not listening yet; the caller
+// retries after a short backoff, so a restarted kubelet is re-registered within a second.
 
 #include <string>
 

@@ -309,6 +309,30 @@ TEST(DevicePluginTest, RegistersAgainWithinOneSecondAfterAKubeletRestart) {
   EXPECT_TRUE(old_stream->WaitForEnd(kPatience));
 }
 
+TEST(DevicePluginTest, ANewKubeletIsRegisteredAtOnceEvenAfterFailuresOnAStaleSocket) {
+  SimulatedNode node;
+  node.WriteHost(Host(16));
+  ASSERT_TRUE(node.StartKubelet().ok());
+  node.StartDaemon();
+  ASSERT_TRUE(node.kubelet().WaitForRegistrations(3, kPatience));
+
+  // The kubelet died and left its socket file behind; our sockets were cleaned away.
+  node.StopKubelet();
+  node.dir().MakeSocketFile("kubelet/kubelet.sock");
+  for (ResourceKind kind : kAll) {
+    std::filesystem::remove(node.SocketPath(kind));
+  }
+  // Registering on the stale socket fails five times (three resources each), until the
+  // backoff has grown past a second.
+  ASSERT_TRUE(node.daemon().WaitUntil(
+      [](const DaemonStatus& status) { return status.registration_failures >= 15; }, kPatience));
+
+  absl::Time started = absl::Now();
+  ASSERT_TRUE(node.StartKubelet().ok());
+  ASSERT_TRUE(node.kubelet().WaitForRegistrations(3, kPatience));
+  EXPECT_LT(absl::Now() - started, absl::Seconds(1));
+}
+
 TEST(DevicePluginTest, RecreatesAndRegistersASocketThatWasRemoved) {
   SimulatedNode node;
   node.WriteHost(Host(16));
