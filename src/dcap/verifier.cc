@@ -562,11 +562,7 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
   if (verified->root_crl_error) {
     return *verified->root_crl_error;
   }
-  if (verified->root_revoked.contains(chain->intermediate_serial)) {
-    return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the intermediate CA certificate (", chain->intermediate_subject,
-                               ") is revoked by the root CA CRL"));
-  }
+  // Both CRLs are verified before either list is read (invalid_crl before pck_revoked).
   if (verified->pck_crl_error) {
     return *verified->pck_crl_error;
   }
@@ -593,6 +589,11 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
       })) {
     return Reject(ErrorCode::kInvalidCrl,
                   "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
+  }
+  if (verified->root_revoked.contains(chain->intermediate_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the intermediate CA certificate (", chain->intermediate_subject,
+                               ") is revoked by the root CA CRL"));
   }
   if (verified->pck_revoked.contains(chain->leaf_serial)) {
     return Reject(ErrorCode::kPckRevoked,

@@ -154,6 +154,15 @@ TEST_F(VerifierTest, RejectsRevokedIntermediateCa) {
   ExpectRejected(Verify(), ErrorCode::kPckRevoked, "intermediate CA");
 }
 
+TEST_F(VerifierTest, VerifiesBothCrlsBeforeReadingEitherRevocationList) {
+  // Step 6 of the contract: both CRLs parse and verify (invalid_crl), then revocations
+  // (pck_revoked). A forged PCK CRL is reported as such even when the intermediate is revoked.
+  pki_.root_crl.revoked_serials = {2};
+  dcap::EvpPkeyPtr other = testing::GenerateP256Key();
+  pki_.pck_crl.signing_key = other.get();
+  ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "PCK CRL signature");
+}
+
 TEST_F(VerifierTest, AcceptsCrlsThatRevokeOtherSerials) {
   pki_.pck_crl.revoked_serials = {1, 2, 3, 0x1000};
   pki_.root_crl.revoked_serials = {99};
