@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -171,6 +172,49 @@ TEST(DevicePluginBinaryTest, NodeWithoutSgxStaysUpUnreadyAndSaysWhyOnce) {
   for (std::string line; std::getline(lines, line);) {
     EXPECT_EQ(line.rfind("{\"time\":", 0), 0u) << line;
   }
+}
+
+TEST(DevicePluginBinaryTest, CapsA512GiBNodeAndLogsItOnceWithTheNumbers) {
+  Node node;
+  sgx::SimulatedHost host = sgx::TypicalSgx2Host(16 * kMiB);
+  host.sysfs_numa_epc = {{0, 549755813888ull}};
+  node.Write(host);
+  auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
+  ASSERT_TRUE(kubelet.ok());
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, node.Flags(), node.dir.path() + "/plugin.log");
+  ASSERT_TRUE((*kubelet)->WaitForRegistrations(3, kPatience)) << plugin.Log();
+  auto watch = tools::PluginClient(node.kubelet_dir + "/sgx-epc.sock").Watch();
+  ASSERT_TRUE(watch->WaitForUpdates(1, kPatience));
+  const int advertised = watch->Latest().devices_size();
+  EXPECT_GT(advertised, 100000);
+  EXPECT_LT(advertised, 524288);
+
+  // The platform is probed again on each device change; the cap must not be logged again.
+  node.dir.Remove("host/dev/sgx_enclave");
+  ASSERT_TRUE(watch->WaitForUpdates(2, kPatience));
+  node.dir.WriteFile("host/dev/sgx_enclave", "");
+  ASSERT_TRUE(watch->WaitForUpdates(3, kPatience));
+  EXPECT_EQ(watch->Latest().devices_size(), advertised);
+
+  std::optional<int> port = plugin.MetricsPort();
+  ASSERT_TRUE(port.has_value());
+  httplib::Client http("127.0.0.1", *port);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("cn_sgx_epc_capped 1"));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr(absl::StrCat(
+          "cn_sgx_devices_advertised{resource=\"kubernetes.azure.com/sgx_epc_mem_in_MiB\"} ",
+          advertised)));
+
+  std::string log = plugin.Log();
+  size_t first = log.find("EPC capped");
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find("EPC capped", first + 1), std::string::npos) << log;
+  std::string line = log.substr(first, log.find('\n', first) - first);
+  EXPECT_THAT(line, HasSubstr("524288 MiB"));
+  EXPECT_THAT(line, HasSubstr(absl::StrCat("advertising ", advertised, " MiB")));
 }
 
 TEST(DevicePluginBinaryTest, BadFlagsExitTwoNamingTheFlag) {
