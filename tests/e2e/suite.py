@@ -73,8 +73,9 @@ def kubectl_json(*arguments):
     return json.loads(kubectl(*arguments, "-o", "json"))
 
 
-def wait_for(description, timeout, probe, interval=0.2):
-    """Polls probe() until it returns a truthy value, which is returned; fails at the deadline."""
+def wait_for(description, timeout, probe, interval=0.2, state=None):
+    """Polls probe() until it returns a truthy value, which is returned; fails at the deadline,
+    saying what `state()` (when given) or the last probe showed then."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -86,8 +87,17 @@ def wait_for(description, timeout, probe, interval=0.2):
         except Failure as error:
             last = str(error)
         if time.monotonic() >= deadline:
+            if state is not None:
+                try:
+                    last = state()
+                except Failure as error:
+                    last = str(error)
             raise Failure(f"timed out after {timeout}s waiting for {description} (last: {last})")
         time.sleep(interval)
+
+
+def allocatable_now():
+    return f"allocatable {node_resources('allocatable')}"
 
 
 def node_resources(field):
@@ -271,7 +281,8 @@ def plugin_pod_ready():
 def capacity_and_allocatable_match_simulated_host():
     expected = expected_counts()
     observed("expected from the simulated host", expected)
-    wait_for(f"allocatable {expected}", 60, lambda: allocatable_is(expected))
+    wait_for(f"allocatable {expected}", 60, lambda: allocatable_is(expected),
+             state=allocatable_now)
     capacity = node_resources("capacity")
     allocatable = node_resources("allocatable")
     observed("capacity", capacity)
@@ -380,7 +391,8 @@ def killed_plugin_pod_is_replaced_and_capacity_returns():
                 lowest[name] = min(lowest[name], allocatable[name])
         ready = ready_plugin_pod()
         return ready and ready[1]["metadata"]["uid"] != old_uid and allocatable == expected
-    wait_for("a new plugin pod and full allocatable", 120, replaced_and_restored, interval=0.1)
+    wait_for("a new plugin pod and full allocatable", 120, replaced_and_restored, interval=0.1,
+             state=allocatable_now)
     observed("plugin pod replaced and allocatable restored after", f"{time.monotonic() - started:.1f} s")
     observed("lowest allocatable seen meanwhile", lowest)
     check(lowest[EPC] == 0, f"EPC allocatable never dropped while the plugin was gone: {lowest}")
@@ -402,7 +414,8 @@ def plugin_absent_allocatable_drops_to_zero_and_returns():
         started = time.monotonic()
         wait_for("the plugin pod to go", 90, lambda: not plugin_pods()[1])
         zero = {name_: 0 for name_ in RESOURCES}
-        wait_for("allocatable 0 for every resource", 60, lambda: allocatable_is(zero))
+        wait_for("allocatable 0 for every resource", 60, lambda: allocatable_is(zero),
+                 state=allocatable_now)
         observed("allocatable without the plugin", node_resources("allocatable"))
         observed("capacity without the plugin", node_resources("capacity"))
         observed("allocatable reached 0 after", f"{time.monotonic() - started:.1f} s")
@@ -410,7 +423,7 @@ def plugin_absent_allocatable_drops_to_zero_and_returns():
         kubectl("patch", "daemonset", name, "-n", namespace, "--type", "json", "-p",
                 json.dumps([{"op": "remove", "path": "/spec/template/spec/nodeSelector/cn-e2e~1absent"}]))
     started = time.monotonic()
-    wait_for("allocatable back to full", 120, lambda: allocatable_is(expected))
+    wait_for("allocatable back to full", 120, lambda: allocatable_is(expected), state=allocatable_now)
     observed("allocatable back after the DaemonSet returned", f"{time.monotonic() - started:.1f} s")
     sample_keeps_devices("while the plugin was away")
 
@@ -459,7 +472,8 @@ def kubelet_restart_plugin_registers_again_and_pods_schedule():
              f"{max(registered.values()) - started:.2f} s")
     wait_for("node Ready and allocatable full", 90, lambda: allocatable_is(expected) and any(
         c["type"] == "Ready" and c["status"] == "True"
-        for c in kubectl_json("get", "node", NODE)["status"]["conditions"]))
+        for c in kubectl_json("get", "node", NODE)["status"]["conditions"]),
+        state=allocatable_now)
     observed("allocatable full again after kubelet start", f"{time.time() - started:.1f} s")
     create_test_pod("after-kubelet-restart", {EPC: 10})
     wait_pod_running("after-kubelet-restart")
@@ -483,15 +497,27 @@ def removed_enclave_node_drops_allocatable_and_restoring_brings_it_back():
         def dropped():
             allocatable = node_resources("allocatable")
             return allocatable if allocatable[EPC] == 0 and allocatable[ENCLAVE] == 0 else None
-        allocatable = wait_for("EPC and enclave allocatable 0", 20, dropped)
+        allocatable = wait_for("EPC and enclave allocatable 0", 20, dropped, state=allocatable_now)
         observed(f"allocatable {time.monotonic() - started:.1f} s after removing {path}", allocatable)
     finally:
         os.mknod(path, mode, device)
         os.chmod(path, mode & 0o7777)
     started = time.monotonic()
-    wait_for("allocatable back to full", 30, lambda: allocatable_is(expected))
+    wait_for("allocatable back to full", 30, lambda: allocatable_is(expected), state=allocatable_now)
     observed(f"allocatable back {time.monotonic() - started:.1f} s after restoring {path}",
              node_resources("allocatable"))
+
+
+def remove_leftover_test_pods():
+    """After a failed test: its pods would hold EPC or slots the next tests count on. The sample
+    pod stays; later tests check that it keeps its devices."""
+    try:
+        items = kubectl_json("get", "pods", "-n", TEST_NAMESPACE, "-l", "cn-e2e=test")["items"]
+        for item in items:
+            if item["metadata"]["name"] != SAMPLE_POD:
+                delete_pod(item["metadata"]["name"])
+    except (Failure, subprocess.TimeoutExpired) as error:
+        print(f"cleanup after the failure: {error}", flush=True)
 
 
 def main():
@@ -508,6 +534,7 @@ def main():
             failed += 1
             detail = str(error) if isinstance(error, Failure) else traceback.format_exc()
             print(f"FAIL {name} ({time.monotonic() - test_started:.1f} s): {detail}", flush=True)
+            remove_leftover_test_pods()
         else:
             passed += 1
             print(f"PASS {name} ({time.monotonic() - test_started:.1f} s)", flush=True)
