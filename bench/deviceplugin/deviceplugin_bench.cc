@@ -3,8 +3,10 @@
 //   BM_AllocateRoundTrip      one Allocate call over the Unix socket, client to plugin and back;
 //                             p50/p99 over every call of the run (>= 10,000) as counters.
 //   BM_EncodeListAndWatch     building the encoded ListAndWatch list for N GiB of EPC.
-//   BM_PublishAndReceiveList  a full list at N GiB of EPC: encode, send over the socket and
-//                             parse in a kubelet-like client (the health flips each round).
+//   BM_PublishAndSendList     a full list at N GiB of EPC: encode, send over the socket, until
+//                             the client holds the whole message as bytes (not parsed).
+//   BM_PublishAndReceiveList  the same, plus parsing it into Device objects in a kubelet-like
+//                             client, as the kubelet does (the health flips each round).
 //   BM_PluginPeakRss          the real binary on a simulated 128 GiB node: VmHWM after a
 //                             kubelet-like client read the whole EPC list.
 
@@ -12,7 +14,12 @@
 #include <filesystem>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "spdlog/spdlog.h"
 #include "src/deviceplugin/device_set.h"
 #include "src/deviceplugin/metrics.h"
@@ -108,6 +115,90 @@ void BM_EncodeListAndWatch(benchmark::State& state) {
   state.counters["message_bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_EncodeListAndWatch)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond);
+
+// A ListAndWatch stream read as raw bytes (gRPC's generic callback API): the message arrives
+// whole, as the kubelet would receive it, but is not parsed.
+class RawListAndWatch : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RawListAndWatch(const std::string& socket_path) {
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(tools::kKubeletMaxReceiveBytes);
+    channel_ = grpc::CreateCustomChannel(absl::StrCat("unix://", socket_path),
+                                         grpc::InsecureChannelCredentials(), arguments);
+    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+    stub_->PrepareBidiStreamingCall(&context_, "/v1beta1.DevicePlugin/ListAndWatch",
+                                    grpc::StubOptions(), this);
+    grpc::Slice empty;
+    request_ = grpc::ByteBuffer(&empty, 1);  // v1beta1.Empty encodes to no bytes
+    StartWriteLast(&request_, grpc::WriteOptions());
+    StartRead(&response_);
+    StartCall();
+  }
+  ~RawListAndWatch() override {
+    context_.TryCancel();
+    absl::MutexLock lock(&mutex_);
+    mutex_.Await(absl::Condition(&done_));
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      return;
+    }
+    {
+      absl::MutexLock lock(&mutex_);
+      ++received_;
+      bytes_ = response_.Length();
+    }
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status&) override {
+    absl::MutexLock lock(&mutex_);
+    done_ = true;
+  }
+  bool WaitForMessages(size_t count) {
+    absl::MutexLock lock(&mutex_);
+    auto enough = [this, count]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return received_ >= count || done_; };
+    mutex_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+    return received_ >= count;
+  }
+  size_t bytes() {
+    absl::MutexLock lock(&mutex_);
+    return bytes_;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  absl::Mutex mutex_;
+  size_t received_ ABSL_GUARDED_BY(mutex_) = 0;
+  size_t bytes_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool done_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+void BM_PublishAndSendList(benchmark::State& state) {
+  EpcServer server(static_cast<uint64_t>(state.range(0)) * kGiB);
+  RawListAndWatch stream(server.server->socket_path());
+  if (!stream.WaitForMessages(1)) {
+    state.SkipWithError("no first list");
+    return;
+  }
+  size_t received = 1;
+  bool healthy = true;
+  for (auto _ : state) {
+    healthy = !healthy;
+    server.state.Publish(server.plan.devices, ResourceHealth{healthy, ""}, server.platform);
+    if (!stream.WaitForMessages(++received)) {
+      state.SkipWithError("list not received");
+      return;
+    }
+  }
+  state.counters["devices"] = static_cast<double>(server.plan.devices.size());
+  state.counters["message_bytes"] = static_cast<double>(stream.bytes());
+}
+BENCHMARK(BM_PublishAndSendList)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_PublishAndReceiveList(benchmark::State& state) {
   EpcServer server(static_cast<uint64_t>(state.range(0)) * kGiB);
