@@ -39,6 +39,30 @@ TEST(HttpEndpointsTest, ServesMetricsHealthAndReadiness) {
   EXPECT_EQ(is_ready->status, 200);
 }
 
+TEST(HttpEndpointsTest, AnswersUnknownPathsAndMethodsWithoutServingThem) {
+  int metrics_calls = 0;
+  auto endpoints = HttpEndpoints::Start(
+      ListenAddress{"127.0.0.1", 0},
+      [&metrics_calls] {
+        ++metrics_calls;
+        return std::string("x 1\n");
+      },
+      [] { return absl::OkStatus(); });
+  ASSERT_TRUE(endpoints.ok());
+  httplib::Client client("127.0.0.1", (*endpoints)->port());
+  auto missing = client.Get("/secrets");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto post = client.Post("/metrics", "x", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  auto head = client.Head("/metrics?format=text");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_EQ(metrics_calls, 1);
+}
+
 TEST(HttpEndpointsTest, PortInUseIsReportedAtStart) {
   auto first = HttpEndpoints::Start(
       ListenAddress{"127.0.0.1", 0}, [] { return std::string(); }, [] { return absl::OkStatus(); });
