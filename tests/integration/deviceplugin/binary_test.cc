@@ -19,6 +19,7 @@
 #include "httplib.h"
 #include "src/deviceplugin/device_set.h"
 #include "src/sgx/simulated_host.h"
+#include "src/testing/subprocess.h"
 #include "src/testing/temp_dir.h"
 #include "tests/integration/deviceplugin/plugin_process.h"
 #include "tools/kubelet_standin.h"
@@ -27,6 +28,7 @@ namespace cn::deviceplugin {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kPatience = absl::Seconds(10);
 
@@ -215,6 +217,47 @@ TEST(DevicePluginBinaryTest, CapsA512GiBNodeAndLogsItOnceWithTheNumbers) {
   std::string line = log.substr(first, log.find('\n', first) - first);
   EXPECT_THAT(line, HasSubstr("524288 MiB"));
   EXPECT_THAT(line, HasSubstr(absl::StrCat("advertising ", advertised, " MiB")));
+}
+
+// What scripts/run-main shows, as a test: the stand-in executable against the plugin
+// executable on a simulated node (DCAP driver, AESM), and its report of what a pod receives.
+TEST(KubeletStandinBinaryTest, RegistersListsAndAllocatesEveryResourceOfTheRealPlugin) {
+  Node node;
+  sgx::SimulatedHost host = sgx::TypicalSgx2Host(32 * kMiB);
+  host.driver = sgx::DriverKind::kDcap;
+  host.aesm = true;
+  node.Write(host);
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, node.Flags(), node.dir.path() + "/plugin.log");
+  testing::ProcessResult standin =
+      testing::RunProcess({CN_KUBELET_STANDIN_BINARY, "--kubelet-dir", node.kubelet_dir, "--expect",
+                           "3", "--timeout", "10", "--epc-mib", "4"},
+                          absl::Seconds(30));
+  EXPECT_EQ(standin.exit_code, 0) << standin.out << standin.err << plugin.Log();
+  EXPECT_THAT(standin.out, HasSubstr("registered: resource sgx.intel.com/provision, endpoint "
+                                     "sgx-provision.sock, version v1beta1"));
+  EXPECT_THAT(standin.out, HasSubstr("ListAndWatch: 32 devices (32 Healthy, 0 Unhealthy)"));
+  EXPECT_THAT(standin.out, HasSubstr("device /dev/sgx_enclave <- host /dev/sgx/enclave (rw)"));
+  EXPECT_THAT(standin.out, HasSubstr("mount  /var/run/aesmd <- host /var/run/aesmd (read-only)"));
+  EXPECT_THAT(standin.out, HasSubstr("env    SGX_AESM_ADDR=1"));
+  EXPECT_THAT(standin.out, HasSubstr("OK: every plugin registered, listed and allocated"));
+
+  // Alone, against one socket.
+  testing::ProcessResult direct = testing::RunProcess(
+      {CN_KUBELET_STANDIN_BINARY, "--socket", node.kubelet_dir + "/sgx-enclave.sock", "--resource",
+       "sgx.intel.com/enclave", "--count", "2"},
+      absl::Seconds(30));
+  EXPECT_EQ(direct.exit_code, 0) << direct.out << direct.err;
+  EXPECT_THAT(direct.out, HasSubstr("Allocate 2 device(s)"));
+  EXPECT_THAT(direct.out, Not(HasSubstr("provision")));
+}
+
+TEST(KubeletStandinBinaryTest, FailsWhenNoPluginRegisters) {
+  testing::TempDir dir;
+  testing::ProcessResult standin = testing::RunProcess(
+      {CN_KUBELET_STANDIN_BINARY, "--kubelet-dir", dir.path(), "--timeout", "1"},
+      absl::Seconds(30));
+  EXPECT_EQ(standin.exit_code, 1);
+  EXPECT_THAT(standin.out, HasSubstr("only 0 of 1 plugin(s) registered within 1 s"));
 }
 
 TEST(DevicePluginBinaryTest, BadFlagsExitTwoNamingTheFlag) {
