@@ -11,9 +11,12 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
-# CLI11 and cpp-httplib are header-only in Debian; their headers are on the default include path.
+# CLI11 is header-only in Debian; its headers are on the default include path.
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
-find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+# cpp-httplib is compiled as a shared library in Debian; its header must see the same feature
+# macros as the library (pkg-config's Cflags), or class layouts disagree. Only tests use it (as an
+# HTTP client): the plugin serves HTTP itself (see src/deviceplugin/http_endpoints.h for why).
+pkg_check_modules(CN_HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 if(CN_BENCH)
   find_package(benchmark REQUIRED)
 endif()
