@@ -136,7 +136,7 @@ void Daemon::Probe() {
   if (!probed.ok()) {
     reason = absl::StrCat("probing the host failed: ", probed.status().message());
   } else {
-    problems = probed->problems;
+    problems = sgx::ProblemTexts(*probed);
     if (!probed->ready) {
       reason = problems.empty() ? std::string("the host cannot run enclaves")
                                 : absl::StrJoin(problems, "; ");

@@ -21,7 +21,7 @@ using ::testing::IsSupersetOf;
 
 sgx::Platform NotReady() {
   sgx::Platform platform;
-  platform.problems = {"no SGX enclave device"};
+  platform.problems = {{sgx::Check::kEnclaveDevice, "no SGX enclave device"}};
   return platform;
 }
 

@@ -75,41 +75,45 @@ absl::StatusOr<std::vector<NumaEpc>> ReadNumaEpc(const os::FileSystem& file_syst
 // Looks for a device node. Absent is nullopt; a path that cannot even be inspected is reported
 // as a problem and treated as absent, because nothing could open it either.
 std::optional<DeviceNode> FindDevice(const os::FileSystem& file_system, absl::string_view path,
-                                     std::vector<std::string>& problems) {
+                                     Check check, std::vector<Problem>& problems) {
   auto type = file_system.Stat(path);
   if (absl::IsNotFound(type.status())) {
     return std::nullopt;
   }
   if (!type.ok()) {
-    problems.push_back(absl::StrCat("cannot inspect ", path, " (", type.status().message(),
-                                    "): check the permissions of the device node"));
+    problems.push_back({check, absl::StrCat("cannot inspect ", path, " (", type.status().message(),
+                                            "): check the permissions of the device node")});
     return std::nullopt;
   }
   DeviceNode device{std::string(path), *type == os::FileType::kCharacterDevice};
   if (!device.character_device) {
-    problems.push_back(absl::StrCat(
-        path, " exists but is a ", os::FileTypeName(*type),
-        ", not a character device: containers cannot use it; reload the SGX driver or remove the "
-        "stray file so the driver can create the device node"));
+    problems.push_back(
+        {check, absl::StrCat(path, " exists but is a ", os::FileTypeName(*type),
+                             ", not a character device: containers cannot use it; reload the SGX "
+                             "driver or remove the stray file so the driver can create the device "
+                             "node")});
   }
   return device;
 }
 
-Driver FindDriver(const os::FileSystem& file_system, std::vector<std::string>& problems) {
+Driver FindDriver(const os::FileSystem& file_system, std::vector<Problem>& problems) {
+  constexpr Check kEnclave = Check::kEnclaveDevice;
+  constexpr Check kProvision = Check::kProvisionDevice;
   Driver driver;
-  if (auto enclave = FindDevice(file_system, kInKernelEnclaveDevice, problems)) {
+  if (auto enclave = FindDevice(file_system, kInKernelEnclaveDevice, kEnclave, problems)) {
     driver.kind = DriverKind::kInKernel;
     driver.enclave_device = std::move(enclave);
-    driver.provision_device = FindDevice(file_system, kInKernelProvisionDevice, problems);
+    driver.provision_device =
+        FindDevice(file_system, kInKernelProvisionDevice, kProvision, problems);
     if (!driver.provision_device) {
       // Some distributions only create the legacy alias for the provision node.
-      driver.provision_device = FindDevice(file_system, kDcapProvisionDevice, problems);
+      driver.provision_device = FindDevice(file_system, kDcapProvisionDevice, kProvision, problems);
     }
-  } else if (auto dcap_enclave = FindDevice(file_system, kDcapEnclaveDevice, problems)) {
+  } else if (auto dcap_enclave = FindDevice(file_system, kDcapEnclaveDevice, kEnclave, problems)) {
     driver.kind = DriverKind::kDcap;
     driver.enclave_device = std::move(dcap_enclave);
-    driver.provision_device = FindDevice(file_system, kDcapProvisionDevice, problems);
-  } else if (auto legacy = FindDevice(file_system, kOutOfTreeDevice, problems)) {
+    driver.provision_device = FindDevice(file_system, kDcapProvisionDevice, kProvision, problems);
+  } else if (auto legacy = FindDevice(file_system, kOutOfTreeDevice, kEnclave, problems)) {
     driver.kind = DriverKind::kOutOfTree;
     driver.enclave_device = std::move(legacy);
   }
@@ -143,57 +147,67 @@ std::string Bytes(uint64_t bytes) {
 }
 
 void AddProblems(Platform& platform, uint64_t cpuid_total) {
-  std::vector<std::string>& problems = platform.problems;
+  std::vector<Problem>& problems = platform.problems;
   const CpuFeatures& cpu = platform.cpu;
   if (!cpu.sgx) {
-    problems.push_back(
+    problems.emplace_back(
+        Check::kCpu,
         "the CPU does not report SGX (CPUID.(EAX=7,ECX=0):EBX bit 2 is 0): this node cannot run "
         "enclaves; in a VM, ask for an SGX-enabled VM size, otherwise run SGX workloads on other "
         "nodes");
     return;
   }
   if (!cpu.sgx1) {
-    problems.push_back(
+    problems.emplace_back(
+        Check::kSgx1,
         "the CPU reports SGX but not the SGX1 instructions (CPUID.(EAX=0x12,ECX=0):EAX bit 0 is "
         "0): SGX is disabled in firmware; enable it in the BIOS/UEFI setup");
   }
   if (platform.epc_total_bytes == 0) {
     if (platform.epc_source == EpcSource::kSysfs && cpuid_total > 0) {
-      problems.push_back(absl::StrCat(
-          "the CPU reports ", Bytes(cpuid_total),
-          " of EPC but the kernel set up none: the kernel's SGX support is off (check for 'nosgx' "
-          "on the kernel command line and for 'sgx:' messages in dmesg)"));
+      problems.emplace_back(
+          Check::kEpc,
+          absl::StrCat("the CPU reports ", Bytes(cpuid_total),
+                       " of EPC but the kernel set up none: the kernel's SGX support is off (check "
+                       "for 'nosgx' on the kernel command line and for 'sgx:' messages in dmesg)"));
     } else {
-      problems.push_back(
+      problems.emplace_back(
+          Check::kEpc,
           "the CPU supports SGX but no EPC is reported: SGX is disabled in firmware; enable it in "
           "the BIOS/UEFI setup (SGX 'Enabled' rather than 'Software Controlled', with a non-zero "
           "PRM size)");
     }
   } else if (platform.epc_source == EpcSource::kSysfs && cpuid_total != 0 &&
              cpuid_total != platform.epc_total_bytes) {
-    problems.push_back(absl::StrCat(
-        "CPUID reports ", Bytes(cpuid_total), " of EPC but the kernel set up ",
-        Bytes(platform.epc_total_bytes),
-        " (sysfs): using the kernel's figure; look for 'sgx:' messages in dmesg to see which "
-        "sections it skipped"));
+    problems.emplace_back(
+        Check::kEpc,
+        absl::StrCat(
+            "CPUID reports ", Bytes(cpuid_total), " of EPC but the kernel set up ",
+            Bytes(platform.epc_total_bytes),
+            " (sysfs): using the kernel's figure; look for 'sgx:' messages in dmesg to see which "
+            "sections it skipped"));
   }
   if (!platform.driver.enclave_device) {
     if (cpu.flc) {
-      problems.push_back(
+      problems.emplace_back(
+          Check::kEnclaveDevice,
           "no SGX enclave device (/dev/sgx_enclave, /dev/sgx/enclave or /dev/isgx): load the "
           "in-kernel SGX driver (Linux 5.11 or later with CONFIG_X86_SGX=y)");
     } else {
-      problems.push_back(
+      problems.emplace_back(
+          Check::kEnclaveDevice,
           "no SGX enclave device (/dev/sgx_enclave, /dev/sgx/enclave or /dev/isgx), and the CPU "
           "has no flexible launch control, so the in-kernel driver cannot be used: install "
           "Intel's legacy out-of-tree driver (isgx)");
     }
   } else if (platform.driver.kind != DriverKind::kOutOfTree && !platform.driver.provision_device) {
-    problems.push_back(absl::StrCat(
-        "the ", DriverKindName(platform.driver.kind),
-        " driver's provision device is missing (/dev/sgx_provision or /dev/sgx/provision): "
-        "quoting enclaves cannot get their attestation keys; check the driver version and the "
-        "udev rules that create it"));
+    problems.emplace_back(
+        Check::kProvisionDevice,
+        absl::StrCat(
+            "the ", DriverKindName(platform.driver.kind),
+            " driver's provision device is missing (/dev/sgx_provision or /dev/sgx/provision): "
+            "quoting enclaves cannot get their attestation keys; check the driver version and the "
+            "udev rules that create it"));
   }
 }
 
@@ -311,9 +325,11 @@ absl::StatusOr<Platform> ProbePlatform(const os::FileSystem& file_system, const 
   if (auto aesm = file_system.Stat(kAesmSocket); aesm.ok()) {
     platform.aesm_socket = std::string(kAesmSocket);
     if (*aesm != os::FileType::kSocket) {
-      platform.problems.push_back(absl::StrCat(
-          kAesmSocket, " exists but is a ", os::FileTypeName(*aesm),
-          ", not a socket: restart the AESM service (aesmd) so it recreates its socket"));
+      platform.problems.emplace_back(
+          Check::kAesm,
+          absl::StrCat(kAesmSocket, " exists but is a ", os::FileTypeName(*aesm),
+                       ", not a socket: restart the AESM service (aesmd) so it recreates its "
+                       "socket"));
     }
   }
   ASSIGN_OR_RETURN(platform.misc_cgroup_epc_bytes, ReadMiscCgroupEpc(file_system));
@@ -321,6 +337,15 @@ absl::StatusOr<Platform> ProbePlatform(const os::FileSystem& file_system, const 
   platform.ready =
       platform.cpu.sgx1 && platform.epc_total_bytes > 0 && platform.driver.enclave_device;
   return platform;
+}
+
+std::vector<std::string> ProblemTexts(const Platform& platform) {
+  std::vector<std::string> texts;
+  texts.reserve(platform.problems.size());
+  for (const Problem& problem : platform.problems) {
+    texts.push_back(problem.text);
+  }
+  return texts;
 }
 
 nlohmann::json PlatformToJson(const Platform& platform) {
@@ -371,22 +396,44 @@ nlohmann::json PlatformToJson(const Platform& platform) {
        {{"sgx_epc_bytes", platform.misc_cgroup_epc_bytes
                               ? nlohmann::json(*platform.misc_cgroup_epc_bytes)
                               : nlohmann::json(nullptr)}}},
-      {"problems", platform.problems},
+      {"problems", ProblemTexts(platform)},
   };
 }
 
 std::string FormatReport(const Platform& platform) {
   std::string report;
-  auto line = [&report](bool passed, absl::string_view text) {
+  std::vector<bool> printed(platform.problems.size(), false);
+  // Prints the problems of `check` under the line just written: the fix when the line failed,
+  // a note otherwise (a warning about a check that passed, or about an [info] fact).
+  auto problems_of = [&](Check check, bool failed) {
+    bool any = false;
+    for (size_t i = 0; i < platform.problems.size(); ++i) {
+      if (!printed[i] && platform.problems[i].check == check) {
+        absl::StrAppend(&report,
+                        failed ? "       fix: " : "       note: ", platform.problems[i].text, "\n");
+        printed[i] = true;
+        any = true;
+      }
+    }
+    // The probe names only the root cause: without SGX in the CPU there is no point in telling
+    // the reader to load a driver.
+    if (failed && !any) {
+      absl::StrAppend(&report,
+                      "       fix: follows from the first failure above; fix that first\n");
+    }
+  };
+  auto line = [&](bool passed, Check check, absl::string_view text) {
     absl::StrAppend(&report, passed ? "[ok]   " : "[FAIL] ", text, "\n");
+    problems_of(check, !passed);
   };
   auto info = [&report](absl::string_view text) {
     absl::StrAppend(&report, "[info] ", text, "\n");
   };
   const CpuFeatures& cpu = platform.cpu;
-  line(cpu.sgx, cpu.sgx ? "CPU supports SGX" : "CPU does not support SGX");
+  line(cpu.sgx, Check::kCpu, cpu.sgx ? "CPU supports SGX" : "CPU does not support SGX");
   if (cpu.sgx) {
-    line(cpu.sgx1, cpu.sgx1 ? "SGX1 instructions available" : "SGX1 instructions not enabled");
+    line(cpu.sgx1, Check::kSgx1,
+         cpu.sgx1 ? "SGX1 instructions available" : "SGX1 instructions not enabled");
     info(absl::StrCat("SGX2 (dynamic enclave memory): ", cpu.sgx2 ? "yes" : "no",
                       "; flexible launch control: ", cpu.flc ? "yes" : "no", "; KSS: ",
                       cpu.kss ? "yes" : "no", "; AEX-Notify: ", cpu.aex_notify ? "yes" : "no",
@@ -401,35 +448,42 @@ std::string FormatReport(const Platform& platform) {
     for (const NumaEpc& node : platform.numa_nodes) {
       info(absl::StrCat("EPC on NUMA node ", node.node, ": ", Bytes(node.bytes)));
     }
-    line(platform.epc_total_bytes > 0,
+    line(platform.epc_total_bytes > 0, Check::kEpc,
          absl::StrCat("EPC total: ", Bytes(platform.epc_total_bytes), " (from ",
                       EpcSourceName(platform.epc_source), ")"));
   }
-  if (platform.driver.enclave_device) {
-    line(platform.driver.enclave_device->character_device,
-         absl::StrCat(
-             DriverKindName(platform.driver.kind), " driver: enclave device ",
-             platform.driver.enclave_device->host_path,
-             platform.driver.enclave_device->character_device ? "" : " (not a character device)"));
-    if (platform.driver.provision_device) {
-      line(platform.driver.provision_device->character_device,
-           absl::StrCat("provision device ", platform.driver.provision_device->host_path));
-    } else if (platform.driver.kind != DriverKind::kOutOfTree) {
-      line(false, "provision device missing");
+  const Driver& driver = platform.driver;
+  if (driver.enclave_device) {
+    line(driver.enclave_device->character_device, Check::kEnclaveDevice,
+         absl::StrCat(DriverKindName(driver.kind), " driver: enclave device ",
+                      driver.enclave_device->host_path,
+                      driver.enclave_device->character_device ? "" : " (not a character device)"));
+    if (driver.provision_device) {
+      line(driver.provision_device->character_device, Check::kProvisionDevice,
+           absl::StrCat(
+               "provision device ", driver.provision_device->host_path,
+               driver.provision_device->character_device ? "" : " (not a character device)"));
+    } else if (driver.kind != DriverKind::kOutOfTree) {
+      line(false, Check::kProvisionDevice, "provision device missing");
     }
   } else {
-    line(false, "no SGX driver device found");
+    line(false, Check::kEnclaveDevice, "no SGX driver device found");
   }
   if (platform.aesm_socket) {
     info(absl::StrCat("AESM socket: ", *platform.aesm_socket));
   } else {
     info("AESM socket: not found (only needed for out-of-process quoting)");
   }
+  problems_of(Check::kAesm, false);
   if (platform.misc_cgroup_epc_bytes) {
     info(absl::StrCat("misc cgroup sgx_epc capacity: ", Bytes(*platform.misc_cgroup_epc_bytes)));
   }
-  for (const std::string& problem : platform.problems) {
-    absl::StrAppend(&report, "problem: ", problem, "\n");
+  // Problems whose check printed no line (for example a provision node that cannot be inspected
+  // on an out-of-tree host) still reach the reader.
+  for (size_t i = 0; i < platform.problems.size(); ++i) {
+    if (!printed[i]) {
+      absl::StrAppend(&report, "problem: ", platform.problems[i].text, "\n");
+    }
   }
   absl::StrAppend(&report, platform.ready ? "READY: enclaves can be created on this host\n"
                                           : "NOT READY: enclaves cannot be created on this host\n");

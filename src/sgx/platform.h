@@ -67,6 +67,16 @@ struct Driver {
   std::optional<DeviceNode> provision_device;  // /dev/sgx_provision or /dev/sgx/provision
 };
 
+// The report line a problem belongs to, so the human report prints each fix under its check.
+enum class Check { kCpu, kSgx1, kEpc, kEnclaveDevice, kProvisionDevice, kAesm };
+
+struct Problem {
+  Check check = Check::kCpu;
+  std::string text;  // what is wrong and what to do, in plain words
+
+  friend bool operator==(const Problem&, const Problem&) = default;
+};
+
 struct Platform {
   CpuFeatures cpu;
   std::vector<EpcSection> epc_sections;  // from CPUID, in sub-leaf order
@@ -77,7 +87,7 @@ struct Platform {
   std::optional<std::string> aesm_socket;         // host path when the socket exists
   std::optional<uint64_t> misc_cgroup_epc_bytes;  // "sgx_epc" in /sys/fs/cgroup/misc.capacity
   // Plain-language problems, each saying what is wrong and what to do. Empty on a healthy host.
-  std::vector<std::string> problems;
+  std::vector<Problem> problems;
   // An enclave can be created here: SGX1, EPC > 0 and an enclave device present.
   bool ready = false;
 };
@@ -103,10 +113,15 @@ std::vector<EpcSection> DecodeEpcSections(const os::Cpuid& cpuid);
 // sgx_total_bytes that is not a number; the message names the host path and the content.
 absl::StatusOr<Platform> ProbePlatform(const os::FileSystem& file_system, const os::Cpuid& cpuid);
 
+// The problems' texts, in order (for logs and JSON).
+std::vector<std::string> ProblemTexts(const Platform& platform);
+
 // The --json form of sgx-detect (schema in the README).
 nlohmann::json PlatformToJson(const Platform& platform);
 
-// The human report: one line per check marked "[ok]" or "[FAIL]", failures followed by their fix.
+// The human report: one line per check marked "[ok]" or "[FAIL]" ("[info]" for facts that are
+// neither), each followed by its problems ("fix:" under a failed check, "note:" otherwise), and
+// the verdict last.
 std::string FormatReport(const Platform& platform);
 
 }  // namespace cn::sgx

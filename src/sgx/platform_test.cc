@@ -16,6 +16,7 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kGiB = 1024 * kMiB;
@@ -38,8 +39,8 @@ class ProbeFixture : public ::testing::Test {
 
 std::string AllProblems(const Platform& platform) {
   std::string joined;
-  for (const std::string& problem : platform.problems) {
-    joined += problem + "\n";
+  for (const Problem& problem : platform.problems) {
+    joined += problem.text + "\n";
   }
   return joined;
 }
@@ -52,7 +53,8 @@ TEST_F(ProbeFixture, HostWithoutSgxIsNotReadyAndSaysSo) {
   EXPECT_EQ(platform.epc_total_bytes, 0u);
   EXPECT_EQ(platform.driver.kind, DriverKind::kNone);
   ASSERT_EQ(platform.problems.size(), 1u);
-  EXPECT_THAT(platform.problems[0], HasSubstr("does not report SGX"));
+  EXPECT_EQ(platform.problems[0].check, Check::kCpu);
+  EXPECT_THAT(platform.problems[0].text, HasSubstr("does not report SGX"));
 }
 
 TEST_F(ProbeFixture, SgxDisabledInFirmwareIsExplainedWithTheFix) {
@@ -200,7 +202,14 @@ TEST(ProbePlatform, AesmPathThatIsNotASocketIsAProblem) {
   os::TableCpuid cpuid = EncodeCpuid(TypicalSgx2Host(64 * kMiB));
   auto platform = ProbePlatform(file_system, cpuid);
   ASSERT_TRUE(platform.ok());
-  EXPECT_THAT(platform->problems, ElementsAre(HasSubstr("not a socket")));
+  EXPECT_THAT(platform->problems,
+              ElementsAre(AllOf(Field(&Problem::check, Check::kAesm),
+                                Field(&Problem::text, HasSubstr("not a socket")))));
+  // A warning on a ready host: a note under the AESM line, and still READY.
+  std::string report = FormatReport(*platform);
+  EXPECT_THAT(report, HasSubstr("[info] AESM socket: /var/run/aesmd/aesm.socket\n       note: "
+                                "/var/run/aesmd/aesm.socket exists but is a regular file"));
+  EXPECT_THAT(report, HasSubstr("\nREADY"));
 }
 
 TEST(ProbePlatform, MalformedSysfsSizeIsAnErrorNamingThePath) {
@@ -423,6 +432,15 @@ TEST_F(ProbeFixture, JsonUsesNullForAbsentDevices) {
   EXPECT_EQ(json["epc"]["source"], "none");
 }
 
+TEST_F(ProbeFixture, ReportOnAHostWithoutSgxGivesEveryFailureAFix) {
+  std::string report = FormatReport(Probe(SimulatedHost{}));
+  EXPECT_THAT(report, HasSubstr("[FAIL] CPU does not support SGX\n       fix: the CPU does not "
+                                "report SGX"));
+  EXPECT_THAT(report, HasSubstr("[FAIL] no SGX driver device found\n       fix: follows from the "
+                                "first failure above"));
+  EXPECT_THAT(report, HasSubstr("\nNOT READY"));
+}
+
 TEST_F(ProbeFixture, ReportMarksEachCheckAndEndsWithTheVerdict) {
   std::string ready = FormatReport(Probe(TypicalSgx2Host(64 * kMiB)));
   EXPECT_THAT(ready, HasSubstr("[ok]   CPU supports SGX\n"));
@@ -437,7 +455,12 @@ TEST_F(ProbeFixture, ReportMarksEachCheckAndEndsWithTheVerdict) {
   os::TableCpuid cpuid = EncodeCpuid(disabled);
   std::string not_ready = FormatReport(*ProbePlatform(file_system, cpuid));
   EXPECT_THAT(not_ready, HasSubstr("[FAIL] EPC total: 0 bytes"));
-  EXPECT_THAT(not_ready, HasSubstr("problem: the CPU supports SGX but no EPC is reported"));
+  // The fix sits right under the failed check.
+  EXPECT_THAT(not_ready, HasSubstr("(from none)\n       fix: the CPU supports SGX but no EPC is "
+                                   "reported"));
+  EXPECT_THAT(not_ready, HasSubstr("[FAIL] no SGX driver device found\n       fix: no SGX "
+                                   "enclave device"));
+  EXPECT_THAT(not_ready, Not(HasSubstr("problem:")));
   EXPECT_THAT(not_ready, HasSubstr("NOT READY"));
 }
 
