@@ -91,6 +91,13 @@ absl::Status AddCertificateWindow(X509* cert, absl::string_view what,
   return absl::OkStatus();
 }
 
+// True when `cert` has no keyUsage extension (no restriction) or its keyUsage includes `usage`
+// (KU_DIGITAL_SIGNATURE, KU_CRL_SIGN, ...).
+bool KeyUsageAllows(X509* cert, uint32_t usage) {
+  return (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) == 0 ||
+         (X509_get_key_usage(cert) & usage) != 0;
+}
+
 // Verifies certs[0] <- certs[1] <- ... <- the anchor, where the last certificate may be the root
 // itself (any encoding of the anchor's key). Returns how many certificates precede the root, and
 // adds every certificate's validity window. Errors are messages for the caller's code.
@@ -157,8 +164,24 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
     }
   }
   for (size_t i = 0; i < count; ++i) {
+    // RFC 5280 4.2: a certificate with a critical extension we do not process must be refused;
+    // a malformed extension (OpenSSL flags both) is no better.
+    const uint32_t flags = X509_get_extension_flags(certs[i].get());
+    if ((flags & (EXFLAG_CRITICAL | EXFLAG_INVALID)) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": certificate ", i + 1, " (", Subject(certs[i].get()), ") has ",
+          (flags & EXFLAG_INVALID) != 0 ? "a malformed extension"
+                                        : "a critical extension this verifier does not know"));
+    }
     RETURN_IF_ERROR(
         AddCertificateWindow(certs[i].get(), absl::StrCat(what, " certificate ", i + 1), windows));
+  }
+  // The first certificate signs (the QE report, or TCB Info / QE Identity); when it restricts its
+  // key's use, signing must be among the uses.
+  if (!KeyUsageAllows(certs[0].get(), KU_DIGITAL_SIGNATURE)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": certificate 1 (", Subject(certs[0].get()),
+                     ") has a keyUsage without digitalSignature, so its key may not sign"));
   }
   if (!root_in_chain) {
     RETURN_IF_ERROR(AddCertificateWindow(anchor.certificate(), "trusted root", windows));
@@ -582,6 +605,11 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
     const Sha256Digest digest = hasher.Finish();
     return std::string(AsView(digest));
   }();
+  if (!KeyUsageAllows(chain->certs[1].get(), KU_CRL_SIGN)) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  absl::StrCat("the PCK certificate's issuer (", chain->intermediate_subject,
+                               ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
+  }
   if (!CachedSignatureFact(crl_fact, [&] {
         const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain->certs[1].get())) == 1;
         ERR_clear_error();

@@ -280,11 +280,88 @@ TEST_F(VerifierTest, RejectsIntermediateWithoutBasicConstraints) {
   ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "is not a CA certificate");
 }
 
+// A PCK leaf like the default one, issued by the test intermediate, with `spec`'s changes.
+dcap::X509Ptr PckLeafWith(const testing::TestPki& pki, testing::CertificateSpec spec) {
+  spec.common_name = "Test SGX PCK Certificate";
+  spec.subject_key = pki.pck_key();
+  spec.issuer = pki.intermediate();
+  spec.issuer_key = pki.intermediate_key();
+  spec.serial = pki.pck_serial;
+  spec.not_before = pki.pck_not_before;
+  spec.not_after = pki.pck_not_after;
+  spec.sgx_extension_der = testing::EncodeSgxExtension(pki.pck_extension);
+  return testing::IssueCertificate(spec);
+}
+
+// A certificate issued by the test root, valid 2020-2040, with `spec`'s name, key and extensions.
+dcap::X509Ptr IssuedByRoot(const testing::TestPki& pki, testing::CertificateSpec spec) {
+  spec.issuer = pki.root();
+  spec.issuer_key = pki.root_key();
+  spec.not_before = TestTime("2020-01-01T00:00:00Z");
+  spec.not_after = TestTime("2040-01-01T00:00:00Z");
+  return testing::IssueCertificate(spec);
+}
+
+TEST_F(VerifierTest, RejectsPckLeafWithAnUnknownCriticalExtension) {
+  dcap::X509Ptr leaf = PckLeafWith(pki_, {.unknown_critical_extension = true});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()),
+                   testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  ExpectRejected(
+      Verify(), ErrorCode::kUntrustedPckChain,
+      "certificate 1 (O=Test PKI,CN=Test SGX PCK Certificate) has a critical extension this "
+      "verifier does not know");
+}
+
+TEST_F(VerifierTest, RejectsPckLeafWhoseKeyUsageForbidsSigning) {
+  dcap::X509Ptr leaf = PckLeafWith(pki_, {.key_usage = "critical,keyEncipherment"});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()),
+                   testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "keyUsage without digitalSignature");
+}
+
+TEST_F(VerifierTest, RejectsPckCrlFromAnIssuerWithoutCrlSign) {
+  // The intermediate's key and name, allowed to certify but not to sign CRLs.
+  dcap::X509Ptr intermediate = IssuedByRoot(pki_, {.common_name = "Test SGX PCK Processor CA",
+                                                   .subject_key = pki_.intermediate_key(),
+                                                   .serial = 2,
+                                                   .is_ca = true,
+                                                   .key_usage = "critical,keyCertSign"});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                   testing::CertificatePem(intermediate.get()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kInvalidCrl, "without cRLSign");
+}
+
+TEST_F(VerifierTest, RejectsTcbSigningCertificateWithAnUnknownCriticalExtension) {
+  dcap::X509Ptr signer = IssuedByRoot(pki_, {.common_name = "Test SGX TCB Signing",
+                                             .subject_key = pki_.tcb_signing_key(),
+                                             .serial = 3,
+                                             .unknown_critical_extension = true});
+  pki_.tcb_info_chain_override =
+      absl::StrCat(testing::CertificatePem(signer.get()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "critical extension");
+}
+
 TEST_F(VerifierTest, RejectsTcbInfoSignedByACaCertificate) {
-  // The intermediate CA is issued by the root directly, but a CA key never signs TCB Info.
+  // A CA issued by the root directly, whose keyUsage even allows signing: a CA key still never
+  // signs TCB Info. (Without digitalSignature the keyUsage check would refuse it first.)
+  dcap::X509Ptr ca =
+      IssuedByRoot(pki_, {.common_name = "Test SGX TCB Signing",
+                          .subject_key = pki_.tcb_signing_key(),
+                          .serial = 40,
+                          .is_ca = true,
+                          .key_usage = "critical,keyCertSign,cRLSign,digitalSignature"});
+  pki_.tcb_info_chain_override = absl::StrCat(testing::CertificatePem(ca.get()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "is a CA certificate");
+}
+
+TEST_F(VerifierTest, RejectsTcbInfoSignedByAKeyNotForSigning) {
+  // The intermediate CA (keyCertSign and cRLSign only) signing TCB Info.
   pki_.tcb_info_chain_override =
       absl::StrCat(testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
-  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "is a CA certificate");
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "keyUsage without digitalSignature");
 }
 
 TEST_F(VerifierTest, RejectsUnparsableCrl) {

@@ -203,6 +203,24 @@ PassphrasePromptCounter::~PassphrasePromptCounter() {
 
 int PassphrasePromptCounter::count() const { return passphrase_requests.load(); }
 
+namespace {
+
+// Adds an extension given as its OID in dotted form and its DER value.
+void AddRawExtension(X509* cert, const char* oid_text, bool critical, const std::string& der) {
+  ASN1_OBJECT* oid = OBJ_txt2obj(oid_text, 1);
+  ASN1_OCTET_STRING* data = ASN1_OCTET_STRING_new();
+  CN_CHECK(oid != nullptr && data != nullptr);
+  CN_CHECK(ASN1_OCTET_STRING_set(data, reinterpret_cast<const unsigned char*>(der.data()),
+                                 static_cast<int>(der.size())) == 1);
+  X509_EXTENSION* extension = X509_EXTENSION_create_by_OBJ(nullptr, oid, critical ? 1 : 0, data);
+  CN_CHECK(extension != nullptr && X509_add_ext(cert, extension, -1) == 1);
+  X509_EXTENSION_free(extension);
+  ASN1_OCTET_STRING_free(data);
+  ASN1_OBJECT_free(oid);
+}
+
+}  // namespace
+
 X509Ptr IssueCertificate(const CertificateSpec& spec) {
   X509Ptr cert(X509_new());
   CN_CHECK(cert != nullptr);
@@ -225,23 +243,21 @@ X509Ptr IssueCertificate(const CertificateSpec& spec) {
     CN_CHECK(constraints != nullptr && X509_add_ext(cert.get(), constraints, -1) == 1);
     X509_EXTENSION_free(constraints);
   }
-  X509_EXTENSION* usage = X509V3_EXT_conf_nid(
-      nullptr, &context, NID_key_usage,
-      spec.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation");
+  const std::string key_usage = !spec.key_usage.empty()
+                                    ? spec.key_usage
+                                    : (spec.is_ca ? "critical,keyCertSign,cRLSign"
+                                                  : "critical,digitalSignature,nonRepudiation");
+  X509_EXTENSION* usage = X509V3_EXT_conf_nid(nullptr, &context, NID_key_usage, key_usage.c_str());
   CN_CHECK(usage != nullptr && X509_add_ext(cert.get(), usage, -1) == 1);
   X509_EXTENSION_free(usage);
   if (spec.sgx_extension_der) {
-    ASN1_OBJECT* oid = OBJ_txt2obj(dcap::kSgxExtensionOid, 1);
-    ASN1_OCTET_STRING* data = ASN1_OCTET_STRING_new();
-    CN_CHECK(oid != nullptr && data != nullptr);
-    CN_CHECK(ASN1_OCTET_STRING_set(
-                 data, reinterpret_cast<const unsigned char*>(spec.sgx_extension_der->data()),
-                 static_cast<int>(spec.sgx_extension_der->size())) == 1);
-    X509_EXTENSION* extension = X509_EXTENSION_create_by_OBJ(nullptr, oid, 0, data);
-    CN_CHECK(extension != nullptr && X509_add_ext(cert.get(), extension, -1) == 1);
-    X509_EXTENSION_free(extension);
-    ASN1_OCTET_STRING_free(data);
-    ASN1_OBJECT_free(oid);
+    AddRawExtension(cert.get(), dcap::kSgxExtensionOid, /*critical=*/false,
+                    *spec.sgx_extension_der);
+  }
+  if (spec.unknown_critical_extension) {
+    // A UUID-derived OID (ITU-T X.667 arc 2.25) that no software knows, holding an empty SEQUENCE.
+    AddRawExtension(cert.get(), "2.25.329800735698586629295641978511506172918",
+                    /*critical=*/true, std::string("\x30\x00", 2));
   }
   CN_CHECK(X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0);
   return cert;

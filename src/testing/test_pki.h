@@ -59,7 +59,7 @@ class PassphrasePromptCounter {
 };
 
 struct CertificateSpec {
-  std::string common_name;
+  std::string common_name = "";
   EVP_PKEY* subject_key = nullptr;
   X509* issuer = nullptr;  // nullptr: self-signed with subject_key
   EVP_PKEY* issuer_key = nullptr;
@@ -70,6 +70,11 @@ struct CertificateSpec {
   // false: no basicConstraints at all, so only keyUsage (keyCertSign for a CA) says what it is.
   bool basic_constraints = true;
   std::optional<std::string> sgx_extension_der = std::nullopt;
+  // keyUsage in OpenSSL's config syntax ("critical,keyCertSign"); empty means the default for
+  // is_ca (keyCertSign and cRLSign, or digitalSignature and nonRepudiation).
+  std::string key_usage = "";
+  // Adds a critical extension under an OID nobody knows, which a verifier must refuse.
+  bool unknown_critical_extension = false;
 };
 dcap::X509Ptr IssueCertificate(const CertificateSpec& spec);
 
