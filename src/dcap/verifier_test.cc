@@ -303,7 +303,9 @@ dcap::X509Ptr IssuedByRoot(const testing::TestPki& pki, testing::CertificateSpec
 }
 
 TEST_F(VerifierTest, RejectsPckLeafWithAnUnknownCriticalExtension) {
-  dcap::X509Ptr leaf = PckLeafWith(pki_, {.unknown_critical_extension = true});
+  dcap::X509Ptr leaf = PckLeafWith(
+      pki_,
+      {.extra_extensions = {{testing::kUnknownExtensionOid, true, std::string("\x30\x00", 2)}}});
   builder_.certification_data =
       absl::StrCat(testing::CertificatePem(leaf.get()),
                    testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
@@ -311,6 +313,16 @@ TEST_F(VerifierTest, RejectsPckLeafWithAnUnknownCriticalExtension) {
       Verify(), ErrorCode::kUntrustedPckChain,
       "certificate 1 (O=Test PKI,CN=Test SGX PCK Certificate) has a critical extension this "
       "verifier does not know");
+}
+
+TEST_F(VerifierTest, RejectsPckLeafWithAMalformedExtension) {
+  // A subjectKeyIdentifier (2.5.29.14, non-critical) holding a NULL instead of an OCTET STRING.
+  dcap::X509Ptr leaf =
+      PckLeafWith(pki_, {.extra_extensions = {{"2.5.29.14", false, std::string("\x05\x00", 2)}}});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()),
+                   testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "has a malformed extension");
 }
 
 TEST_F(VerifierTest, RejectsPckLeafWhoseKeyUsageForbidsSigning) {
@@ -335,10 +347,12 @@ TEST_F(VerifierTest, RejectsPckCrlFromAnIssuerWithoutCrlSign) {
 }
 
 TEST_F(VerifierTest, RejectsTcbSigningCertificateWithAnUnknownCriticalExtension) {
-  dcap::X509Ptr signer = IssuedByRoot(pki_, {.common_name = "Test SGX TCB Signing",
-                                             .subject_key = pki_.tcb_signing_key(),
-                                             .serial = 3,
-                                             .unknown_critical_extension = true});
+  dcap::X509Ptr signer = IssuedByRoot(
+      pki_,
+      {.common_name = "Test SGX TCB Signing",
+       .subject_key = pki_.tcb_signing_key(),
+       .serial = 3,
+       .extra_extensions = {{testing::kUnknownExtensionOid, true, std::string("\x30\x00", 2)}}});
   pki_.tcb_info_chain_override =
       absl::StrCat(testing::CertificatePem(signer.get()), pki_.RootPem());
   ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "critical extension");

@@ -254,10 +254,8 @@ X509Ptr IssueCertificate(const CertificateSpec& spec) {
     AddRawExtension(cert.get(), dcap::kSgxExtensionOid, /*critical=*/false,
                     *spec.sgx_extension_der);
   }
-  if (spec.unknown_critical_extension) {
-    // A UUID-derived OID (ITU-T X.667 arc 2.25) that no software knows, holding an empty SEQUENCE.
-    AddRawExtension(cert.get(), "2.25.329800735698586629295641978511506172918",
-                    /*critical=*/true, std::string("\x30\x00", 2));
+  for (const RawExtension& extension : spec.extra_extensions) {
+    AddRawExtension(cert.get(), extension.oid.c_str(), extension.critical, extension.der);
   }
   CN_CHECK(X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0);
   return cert;

@@ -58,6 +58,14 @@ class PassphrasePromptCounter {
   UI_METHOD* method_;
 };
 
+struct RawExtension {
+  std::string oid;  // dotted form
+  bool critical = false;
+  std::string der;  // the extension's value
+};
+// A UUID-derived OID (ITU-T X.667 arc 2.25) that no software knows.
+inline constexpr char kUnknownExtensionOid[] = "2.25.329800735698586629295641978511506172918";
+
 struct CertificateSpec {
   std::string common_name = "";
   EVP_PKEY* subject_key = nullptr;
@@ -73,8 +81,8 @@ struct CertificateSpec {
   // keyUsage in OpenSSL's config syntax ("critical,keyCertSign"); empty means the default for
   // is_ca (keyCertSign and cRLSign, or digitalSignature and nonRepudiation).
   std::string key_usage = "";
-  // Adds a critical extension under an OID nobody knows, which a verifier must refuse.
-  bool unknown_critical_extension = false;
+  // Extensions added as given, after the others (an unknown critical one, a malformed one).
+  std::vector<RawExtension> extra_extensions = {};
 };
 dcap::X509Ptr IssueCertificate(const CertificateSpec& spec);
 
