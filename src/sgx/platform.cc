@@ -150,64 +150,65 @@ void AddProblems(Platform& platform, uint64_t cpuid_total) {
   std::vector<Problem>& problems = platform.problems;
   const CpuFeatures& cpu = platform.cpu;
   if (!cpu.sgx) {
-    problems.emplace_back(
+    problems.push_back(Problem{
         Check::kCpu,
         "the CPU does not report SGX (CPUID.(EAX=7,ECX=0):EBX bit 2 is 0): this node cannot run "
         "enclaves; in a VM, ask for an SGX-enabled VM size, otherwise run SGX workloads on other "
-        "nodes");
+        "nodes"});
     return;
   }
   if (!cpu.sgx1) {
-    problems.emplace_back(
+    problems.push_back(Problem{
         Check::kSgx1,
         "the CPU reports SGX but not the SGX1 instructions (CPUID.(EAX=0x12,ECX=0):EAX bit 0 is "
-        "0): SGX is disabled in firmware; enable it in the BIOS/UEFI setup");
+        "0): SGX is disabled in firmware; enable it in the BIOS/UEFI setup"});
   }
   if (platform.epc_total_bytes == 0) {
     if (platform.epc_source == EpcSource::kSysfs && cpuid_total > 0) {
-      problems.emplace_back(
-          Check::kEpc,
-          absl::StrCat("the CPU reports ", Bytes(cpuid_total),
-                       " of EPC but the kernel set up none: the kernel's SGX support is off (check "
-                       "for 'nosgx' on the kernel command line and for 'sgx:' messages in dmesg)"));
+      problems.push_back(
+          Problem{Check::kEpc,
+                  absl::StrCat(
+                      "the CPU reports ", Bytes(cpuid_total),
+                      " of EPC but the kernel set up none: the kernel's SGX support is off (check "
+                      "for 'nosgx' on the kernel command line and for 'sgx:' messages in dmesg)")});
     } else {
-      problems.emplace_back(
+      problems.push_back(Problem{
           Check::kEpc,
           "the CPU supports SGX but no EPC is reported: SGX is disabled in firmware; enable it in "
           "the BIOS/UEFI setup (SGX 'Enabled' rather than 'Software Controlled', with a non-zero "
-          "PRM size)");
+          "PRM size)"});
     }
   } else if (platform.epc_source == EpcSource::kSysfs && cpuid_total != 0 &&
              cpuid_total != platform.epc_total_bytes) {
-    problems.emplace_back(
+    problems.push_back(Problem{
         Check::kEpc,
         absl::StrCat(
             "CPUID reports ", Bytes(cpuid_total), " of EPC but the kernel set up ",
             Bytes(platform.epc_total_bytes),
             " (sysfs): using the kernel's figure; look for 'sgx:' messages in dmesg to see which "
-            "sections it skipped"));
+            "sections it skipped")});
   }
   if (!platform.driver.enclave_device) {
     if (cpu.flc) {
-      problems.emplace_back(
+      problems.push_back(Problem{
           Check::kEnclaveDevice,
           "no SGX enclave device (/dev/sgx_enclave, /dev/sgx/enclave or /dev/isgx): load the "
-          "in-kernel SGX driver (Linux 5.11 or later with CONFIG_X86_SGX=y)");
+          "in-kernel SGX driver (Linux 5.11 or later with CONFIG_X86_SGX=y)"});
     } else {
-      problems.emplace_back(
+      problems.push_back(Problem{
           Check::kEnclaveDevice,
           "no SGX enclave device (/dev/sgx_enclave, /dev/sgx/enclave or /dev/isgx), and the CPU "
           "has no flexible launch control, so the in-kernel driver cannot be used: install "
-          "Intel's legacy out-of-tree driver (isgx)");
+          "Intel's legacy out-of-tree driver (isgx)"});
     }
   } else if (platform.driver.kind != DriverKind::kOutOfTree && !platform.driver.provision_device) {
-    problems.emplace_back(
+    problems.push_back(Problem{
         Check::kProvisionDevice,
         absl::StrCat(
             "the ", DriverKindName(platform.driver.kind),
             " driver's provision device is missing (/dev/sgx_provision or /dev/sgx/provision): "
             "quoting enclaves cannot get their attestation keys; check the driver version and the "
-            "udev rules that create it"));
+            "udev rules that create it")});
   }
 }
 
@@ -325,11 +326,11 @@ absl::StatusOr<Platform> ProbePlatform(const os::FileSystem& file_system, const 
   if (auto aesm = file_system.Stat(kAesmSocket); aesm.ok()) {
     platform.aesm_socket = std::string(kAesmSocket);
     if (*aesm != os::FileType::kSocket) {
-      platform.problems.emplace_back(
+      platform.problems.push_back(Problem{
           Check::kAesm,
           absl::StrCat(kAesmSocket, " exists but is a ", os::FileTypeName(*aesm),
                        ", not a socket: restart the AESM service (aesmd) so it recreates its "
-                       "socket"));
+                       "socket")});
     }
   }
   ASSIGN_OR_RETURN(platform.misc_cgroup_epc_bytes, ReadMiscCgroupEpc(file_system));
