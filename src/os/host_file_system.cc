@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +30,32 @@ absl::Status ErrnoToStatus(int error, absl::string_view what) {
     default:
       return absl::UnavailableError(message);
   }
+}
+
+// Closes a file descriptor when it goes out of scope, leaving errno as it was.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  ~FdCloser() {
+    if (fd_ >= 0) {
+      int saved = errno;  // callers report the errno of the call before this one
+      ::close(fd_);
+      errno = saved;
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// openat2(2) has no glibc wrapper in Debian 12.
+int OpenAt2(int directory_fd, const char* path, uint64_t flags, uint64_t resolve) {
+  struct open_how how {};
+  how.flags = flags;
+  how.resolve = resolve;
+  return static_cast<int>(::syscall(SYS_openat2, directory_fd, path, &how, sizeof(how)));
 }
 
 }  // namespace
@@ -67,6 +95,38 @@ std::string HostFileSystem::LocalPath(absl::string_view host_path) const {
   return JoinPath(root_, host_path);
 }
 
+int HostFileSystem::Open(absl::string_view host_path, int flags) const {
+  flags |= O_CLOEXEC;
+  if (root_ != "/") {
+    // Resolve the path as if root_ were "/": an absolute symbolic link such as
+    // /dev/sgx/enclave -> /dev/sgx_enclave (or a chain of ".." ) then stays under the host root,
+    // as it does on the host, instead of landing on this process's own file system.
+    int root_fd = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+      return -1;
+    }
+    FdCloser close_root(root_fd);
+    absl::string_view relative = host_path;
+    while (absl::ConsumePrefix(&relative, "/")) {
+    }
+    const std::string path = relative.empty() ? "." : std::string(relative);
+    int fd = -1;
+    // EAGAIN: a rename raced with resolving ".."; the kernel asks the caller to try again.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      fd = OpenAt2(root_fd, path.c_str(), static_cast<uint64_t>(flags),
+                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+      if (fd >= 0 || errno != EAGAIN) {
+        break;
+      }
+    }
+    // Kernels before 5.6, or a seccomp profile that refuses openat2, leave plain path joining.
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) {
+      return fd;
+    }
+  }
+  return ::open(LocalPath(host_path).c_str(), flags);
+}
+
 std::string HostFileSystem::Describe(absl::string_view host_path) const {
   if (root_ == "/") {
     return std::string(host_path);
@@ -75,8 +135,7 @@ std::string HostFileSystem::Describe(absl::string_view host_path) const {
 }
 
 absl::StatusOr<std::string> HostFileSystem::ReadFile(absl::string_view host_path) const {
-  const std::string local = LocalPath(host_path);
-  int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = Open(host_path, O_RDONLY);
   if (fd < 0) {
     return ErrnoToStatus(errno, absl::StrCat("cannot open ", Describe(host_path)));
   }
@@ -102,9 +161,14 @@ absl::StatusOr<std::string> HostFileSystem::ReadFile(absl::string_view host_path
 }
 
 absl::StatusOr<FileType> HostFileSystem::Stat(absl::string_view host_path) const {
+  // O_PATH: a device node is looked at, never opened.
+  int fd = Open(host_path, O_PATH);
+  if (fd < 0) {
+    return ErrnoToStatus(errno, absl::StrCat("cannot stat ", Describe(host_path)));
+  }
+  FdCloser close_fd(fd);
   struct stat info {};
-  const std::string local = LocalPath(host_path);
-  if (::stat(local.c_str(), &info) != 0) {
+  if (::fstat(fd, &info) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("cannot stat ", Describe(host_path)));
   }
   if (S_ISREG(info.st_mode)) {
@@ -124,10 +188,15 @@ absl::StatusOr<FileType> HostFileSystem::Stat(absl::string_view host_path) const
 
 absl::StatusOr<std::vector<std::string>> HostFileSystem::ListDirectory(
     absl::string_view host_path) const {
-  const std::string local = LocalPath(host_path);
-  DIR* directory = ::opendir(local.c_str());
-  if (directory == nullptr) {
+  int fd = Open(host_path, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) {
     return ErrnoToStatus(errno, absl::StrCat("cannot list ", Describe(host_path)));
+  }
+  DIR* directory = ::fdopendir(fd);  // owns fd from here
+  if (directory == nullptr) {
+    int error = errno;
+    ::close(fd);
+    return ErrnoToStatus(error, absl::StrCat("cannot list ", Describe(host_path)));
   }
   std::vector<std::string> names;
   while (struct dirent* entry = ::readdir(directory)) {

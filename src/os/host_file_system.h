@@ -5,6 +5,11 @@
 // With root "/" it reads the machine itself; with root "/tmp/fixture" the host path
 // "/dev/sgx_enclave" is read at "/tmp/fixture/dev/sgx_enclave". Errors name the host path and,
 // when the root is not "/", the root too.
+//
+// Under a root other than "/", paths are resolved as the host would resolve them: symbolic links
+// (absolute ones and ".." chains alike) stay inside the root, through openat2(2) with
+// RESOLVE_IN_ROOT. Where the kernel or a seccomp profile refuses openat2, the path is simply
+// joined to the root and an absolute link is followed on this process's own file system.
 
 #include <string>
 
@@ -27,6 +32,8 @@ class HostFileSystem : public FileSystem {
 
  private:
   std::string Describe(absl::string_view host_path) const;
+  // open(2) of a host path (O_CLOEXEC added); -1 with errno set on failure.
+  int Open(absl::string_view host_path, int flags) const;
 
   std::string root_;
 };

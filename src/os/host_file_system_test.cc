@@ -56,6 +56,35 @@ TEST(HostFileSystem, ListsDirectoriesSorted) {
               ElementsAre("node0", "node1", "possible"));
 }
 
+TEST(HostFileSystem, AbsoluteSymlinksResolveUnderTheRoot) {
+  // udev rules or an operator may link /dev/sgx/enclave -> /dev/sgx_enclave; under a host root
+  // that target must be the root's /dev/sgx_enclave, not this machine's (which has none).
+  testing::TempDir root;
+  root.MakeSocketFile("dev/sgx_enclave");
+  root.MakeSymlink("dev/sgx/enclave", "/dev/sgx_enclave");
+  root.WriteFile("sys/x86/total", "42");
+  root.MakeSymlink("sys/link", "/sys/x86");
+  HostFileSystem file_system(root.path());
+  auto type = file_system.Stat("/dev/sgx/enclave");
+  ASSERT_TRUE(type.ok()) << type.status();
+  EXPECT_EQ(*type, FileType::kSocket);
+  EXPECT_EQ(*file_system.ReadFile("/sys/link/total"), "42");
+  EXPECT_THAT(*file_system.ListDirectory("/sys/link"), ElementsAre("total"));
+}
+
+TEST(HostFileSystem, SymlinksCannotLeaveTheRoot) {
+  // /etc/passwd exists on every Debian machine; links aiming at it must not reach it.
+  testing::TempDir root;
+  root.MakeSymlink("dev/up", "../../../../../../../../etc/passwd");
+  root.MakeSymlink("dev/abs", "/etc/passwd");
+  HostFileSystem file_system(root.path());
+  EXPECT_EQ(file_system.ReadFile("/dev/up").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(file_system.Stat("/dev/abs").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(file_system.ReadFile("/../../etc/passwd").status().code(), absl::StatusCode::kNotFound);
+  root.WriteFile("etc/passwd", "fixture\n");
+  EXPECT_EQ(*file_system.ReadFile("/dev/up"), "fixture\n");
+}
+
 TEST(JoinPath, UsesExactlyOneSlash) {
   EXPECT_EQ(JoinPath("/a/", "/b"), "/a/b");
   EXPECT_EQ(JoinPath("/a", "b"), "/a/b");

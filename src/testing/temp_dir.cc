@@ -57,6 +57,13 @@ std::string TempDir::MakeSocketFile(absl::string_view relative) const {
   return text;
 }
 
+std::string TempDir::MakeSymlink(absl::string_view relative, absl::string_view target) const {
+  std::filesystem::path full = absl::StrCat(path_, "/", relative);
+  std::filesystem::create_directories(full.parent_path());
+  std::filesystem::create_symlink(std::string(target), full);
+  return full.string();
+}
+
 void TempDir::Remove(absl::string_view relative) const {
   std::error_code ignored;
   std::filesystem::remove_all(absl::StrCat(path_, "/", relative), ignored);

@@ -26,6 +26,9 @@ class TempDir {
   // Binds a listening Unix socket at path()/relative and closes it (the socket file remains), as
   // a daemon that created its socket would leave it.
   std::string MakeSocketFile(absl::string_view relative) const;
+  // Creates a symbolic link at path()/relative whose target is `target`, verbatim (absolute
+  // targets are not rebased under path()).
+  std::string MakeSymlink(absl::string_view relative, absl::string_view target) const;
   void Remove(absl::string_view relative) const;
 
  private:
