@@ -44,13 +44,47 @@ class KubeletStandin::Service final : public v1beta1::Registration::CallbackServ
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const v1beta1::RegisterRequest* request,
                                      v1beta1::Empty*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     {
       absl::MutexLock lock(&mutex_);
+      if (holding_) {
+        held_.push_back({reactor, *request});
+        return reactor;
+      }
       registrations_.push_back(*request);
     }
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
+  }
+
+  void Hold() {
+    absl::MutexLock lock(&mutex_);
+    holding_ = true;
+  }
+
+  // Answers the held calls with `status`; recorded as registrations when it is OK.
+  void Release(const grpc::Status& status) {
+    std::vector<Held> held;
+    {
+      absl::MutexLock lock(&mutex_);
+      holding_ = false;
+      held.swap(held_);
+      if (status.ok()) {
+        for (const Held& call : held) {
+          registrations_.push_back(call.request);
+        }
+      }
+    }
+    for (const Held& call : held) {
+      call.reactor->Finish(status);
+    }
+  }
+
+  bool WaitForHeld(size_t count, absl::Duration timeout) const {
+    absl::MutexLock lock(&mutex_);
+    auto enough = [this, count]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return held_.size() >= count; };
+    return mutex_.AwaitWithTimeout(absl::Condition(&enough), timeout);
   }
 
   std::vector<v1beta1::RegisterRequest> Registrations() const {
@@ -67,8 +101,15 @@ class KubeletStandin::Service final : public v1beta1::Registration::CallbackServ
   }
 
  private:
+  struct Held {
+    grpc::ServerUnaryReactor* reactor;
+    v1beta1::RegisterRequest request;
+  };
+
   mutable absl::Mutex mutex_;
   std::vector<v1beta1::RegisterRequest> registrations_ ABSL_GUARDED_BY(mutex_);
+  bool holding_ ABSL_GUARDED_BY(mutex_) = false;
+  std::vector<Held> held_ ABSL_GUARDED_BY(mutex_);
 };
 
 absl::StatusOr<std::unique_ptr<KubeletStandin>> KubeletStandin::Start(
@@ -98,11 +139,21 @@ void KubeletStandin::Stop() {
   if (server_ == nullptr) {
     return;
   }
+  // Held calls must end before the server can; a kubelet that exits drops them.
+  service_->Release(grpc::Status(grpc::StatusCode::UNAVAILABLE, "kubelet stand-in stopped"));
   server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   server_->Wait();
   server_.reset();
   std::error_code ignored;
   std::filesystem::remove(socket_path_, ignored);
+}
+
+void KubeletStandin::HoldRegistrations() { service_->Hold(); }
+
+void KubeletStandin::ReleaseRegistrations() { service_->Release(grpc::Status::OK); }
+
+bool KubeletStandin::WaitForHeldRegistrations(size_t count, absl::Duration timeout) const {
+  return service_->WaitForHeld(count, timeout);
 }
 
 std::vector<v1beta1::RegisterRequest> KubeletStandin::Registrations() const {

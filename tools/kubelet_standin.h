@@ -51,6 +51,14 @@ class KubeletStandin {
   // Waits until at least `count` registrations were recorded.
   bool WaitForRegistrations(size_t count, absl::Duration timeout) const;
 
+  // Plays a kubelet that accepts Register calls and does not answer them: from now on each
+  // call is held open (not recorded) until ReleaseRegistrations answers them all with OK and
+  // records them, or Stop ends them with Unavailable.
+  void HoldRegistrations();
+  void ReleaseRegistrations();
+  // Waits until at least `count` calls are being held.
+  bool WaitForHeldRegistrations(size_t count, absl::Duration timeout) const;
+
  private:
   class Service;
   KubeletStandin() = default;

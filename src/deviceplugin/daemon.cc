@@ -81,10 +81,7 @@ absl::Status Daemon::Run() {
       next_probe = clock_.Now() + options_.reprobe_interval;
     }
     Reconcile();
-    absl::Time wake = next_probe;
-    if (next_registration_attempt_ != absl::InfinitePast()) {
-      wake = std::min(wake, next_registration_attempt_);
-    }
+    absl::Time wake = std::min(next_probe, retry_wake_);
     absl::StatusOr<std::vector<os::FileEvent>> events =
         watcher_.Wait(std::max(wake - clock_.Now(), absl::ZeroDuration()));
     if (!events.ok()) {
@@ -248,6 +245,7 @@ void Daemon::PublishUnhealthy(const std::string& reason) {
 }
 
 void Daemon::Reconcile() {
+  retry_wake_ = absl::InfiniteFuture();
   if (!serving_) {
     return;
   }
@@ -263,19 +261,24 @@ void Daemon::Reconcile() {
       spdlog::warn("kubelet restarted ({} was recreated): registering again", kubelet_socket);
     }
     for (auto& [kind, resource] : resources_) {
+      resource.registration.reset();  // a call to the old kubelet is moot: cancel it
       resource.needs_registration = true;
       UpdateStatus([kind = kind](DaemonStatus& status) { status.registered[kind] = false; });
     }
   }
   const bool kubelet_present = local_.Stat(kubelet_socket).ok();
-  const bool retry_due = clock_.Now() >= next_registration_attempt_;
-  bool pending = false;
+  const absl::Time now = clock_.Now();
+  const bool retry_due = now >= next_registration_attempt_;
+  bool failed = false;         // a server did not start or a registration failed this turn
+  bool retry_pending = false;  // something waits for the retry timer
+  bool in_flight = false;      // a registration call is running
   for (auto& [kind, resource] : resources_) {
     const std::string socket = KubeletPath(Info(kind).socket_name);
     if (resource.server == nullptr || !local_.Stat(socket).ok()) {
       if (resource.server != nullptr) {
         spdlog::warn("{} was removed (kubelet restart?): serving {} again", socket,
                      std::string(Info(kind).name));
+        resource.registration.reset();  // it registered a socket that is gone
         resource.server->Stop(kServerGrace);
         resource.server.reset();
       }
@@ -286,7 +289,8 @@ void Daemon::Reconcile() {
           resource.last_error = std::string(server.status().message());
           spdlog::error("{}", resource.last_error);
         }
-        pending = true;
+        failed = true;
+        retry_pending = true;
         continue;
       }
       resource.server = *std::move(server);
@@ -296,48 +300,63 @@ void Daemon::Reconcile() {
         status.registered[kind] = false;
       });
     }
+    if (resource.registration != nullptr) {
+      std::optional<absl::Status> registered = resource.registration->Result();
+      if (!registered.has_value()) {
+        in_flight = true;
+        continue;
+      }
+      resource.registration.reset();
+      if (registered->ok()) {
+        resource.needs_registration = false;
+        resource.last_error.clear();
+        ever_registered_ = true;
+        metrics_.For(kind).registrations->Increment();
+        spdlog::info("registered {} with the kubelet (socket {})", std::string(Info(kind).name),
+                     socket);
+        UpdateStatus([kind = kind](DaemonStatus& status) { status.registered[kind] = true; });
+        continue;
+      }
+      if (resource.last_error != registered->message()) {
+        resource.last_error = std::string(registered->message());
+        spdlog::warn("{} (will retry)", resource.last_error);
+      }
+      UpdateStatus([](DaemonStatus& status) { ++status.registration_failures; });
+      failed = true;
+      retry_pending = true;
+      continue;
+    }
     if (!resource.needs_registration || !kubelet_present) {
       continue;
     }
     if (!retry_due) {
-      pending = true;
+      retry_pending = true;
       continue;
     }
-    absl::Status registered =
-        RegisterWithKubelet(kubelet_socket, MakeRegisterRequest(kind), kRegistrationTimeout);
-    if (registered.ok()) {
-      resource.needs_registration = false;
-      resource.last_error.clear();
-      ever_registered_ = true;
-      metrics_.For(kind).registrations->Increment();
-      spdlog::info("registered {} with the kubelet (socket {})", std::string(Info(kind).name),
-                   socket);
-      UpdateStatus([kind = kind](DaemonStatus& status) { status.registered[kind] = true; });
-    } else {
-      if (resource.last_error != registered.message()) {
-        resource.last_error = std::string(registered.message());
-        spdlog::warn("{} (will retry)", resource.last_error);
-      }
-      UpdateStatus([](DaemonStatus& status) { ++status.registration_failures; });
-      pending = true;
-    }
+    resource.registration = std::make_unique<RegistrationCall>(
+        kubelet_socket, MakeRegisterRequest(kind), kRegistrationTimeout,
+        [&watcher = watcher_] { watcher.Wake(); });
+    in_flight = true;
   }
-  if (pending) {
-    if (retry_due) {
-      absl::Duration backoff =
-          std::min(kMaxRegistrationRetry,
-                   kFirstRegistrationRetry * (1 << std::min(registration_failures_, 5)));
-      ++registration_failures_;
-      next_registration_attempt_ = clock_.Now() + backoff;
-    }
-  } else {
+  if (failed && retry_due) {
+    // One step of backoff per round of attempts, however many resources failed in it.
+    absl::Duration backoff =
+        std::min(kMaxRegistrationRetry,
+                 kFirstRegistrationRetry * (1 << std::min(registration_failures_, 5)));
+    ++registration_failures_;
+    next_registration_attempt_ = now + backoff;
+  } else if (!retry_pending && !in_flight) {
     registration_failures_ = 0;
     next_registration_attempt_ = absl::InfinitePast();
+  }
+  if (retry_pending) {
+    retry_wake_ = next_registration_attempt_;
   }
 }
 
 void Daemon::StopServers() {
   for (auto& [kind, resource] : resources_) {
+    resource.registration.reset();
     if (resource.server != nullptr) {
       resource.server->Stop(kServerGrace);
       resource.server.reset();

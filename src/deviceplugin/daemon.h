@@ -11,8 +11,10 @@
 //      it was serving, every device of every resource turns Unhealthy. Ready: publishes the
 //      device lists (EPC capped to fit the kubelet's message limit) as Healthy.
 //   3. Reconciles the sockets with the kubelet: a server per resource whose socket file exists,
-//      and a registration after each (re)creation or each new kubelet.sock. A failed
-//      registration is retried with a short, growing backoff.
+//      and a registration after each (re)creation or each new kubelet.sock. Registrations run
+//      on their own threads (RegistrationCall) and wake the loop when they end, so a kubelet
+//      that does not answer never delays the steps above or a shutdown. A failed registration
+//      is retried with a short, growing backoff.
 //   4. Waits for file events, a wake-up, or the next timer.
 //
 // Timing (the promises): file events are handled as they arrive, so a vanished enclave
@@ -37,6 +39,7 @@
 #include "absl/time/time.h"
 #include "src/deviceplugin/metrics.h"
 #include "src/deviceplugin/plugin_server.h"
+#include "src/deviceplugin/registration.h"
 #include "src/deviceplugin/resource_state.h"
 #include "src/deviceplugin/resources.h"
 #include "src/os/clock.h"
@@ -95,6 +98,8 @@ class Daemon {
     std::unique_ptr<ResourceState> state;
     std::unique_ptr<PluginServer> server;
     bool needs_registration = false;
+    // The Register call in flight, or finished and not yet looked at by Reconcile.
+    std::unique_ptr<RegistrationCall> registration;
     std::string last_error;  // last server or registration error, logged once
   };
 
@@ -134,6 +139,9 @@ class Daemon {
   uint64_t epc_plan_total_ = 0;
   int registration_failures_ = 0;
   absl::Time next_registration_attempt_ = absl::InfinitePast();
+  // When the loop must wake for a retry (a failed registration or server start); infinite
+  // future when nothing waits for the retry timer.
+  absl::Time retry_wake_ = absl::InfiniteFuture();
 
   mutable absl::Mutex status_mutex_;
   DaemonStatus status_ ABSL_GUARDED_BY(status_mutex_);

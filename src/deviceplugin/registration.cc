@@ -21,8 +21,11 @@ v1beta1::RegisterRequest MakeRegisterRequest(ResourceKind kind) {
   return request;
 }
 
-absl::Status RegisterWithKubelet(const std::string& kubelet_socket,
-                                 const v1beta1::RegisterRequest& request, absl::Duration timeout) {
+namespace {
+
+// The call itself, with a context the RegistrationCall owns so that it can cancel it.
+absl::Status CallRegister(grpc::ClientContext& context, const std::string& kubelet_socket,
+                          const v1beta1::RegisterRequest& request, absl::Duration timeout) {
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
@@ -30,11 +33,10 @@ absl::Status RegisterWithKubelet(const std::string& kubelet_socket,
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       absl::StrCat("unix://", kubelet_socket), grpc::InsecureChannelCredentials(), arguments);
   auto stub = v1beta1::Registration::NewStub(channel);
-  grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   // Fail fast when nothing listens (a stale kubelet.sock of a kubelet that died, or a new one
-  // not listening yet): the daemon retries within 100 ms instead of blocking its loop until
-  // the deadline while a new kubelet.sock may already be waiting.
+  // not listening yet): the daemon retries within 100 ms instead of waiting out the deadline
+  // while a new kubelet.sock may already be there.
   context.set_wait_for_ready(false);
   v1beta1::Empty empty;
   grpc::Status status = stub->Register(&context, request, &empty);
@@ -45,6 +47,33 @@ absl::Status RegisterWithKubelet(const std::string& kubelet_socket,
                      kubelet_socket, " failed: ", status.error_message()));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+RegistrationCall::RegistrationCall(std::string kubelet_socket, v1beta1::RegisterRequest request,
+                                   absl::Duration timeout, std::function<void()> on_done)
+    : thread_([this, kubelet_socket = std::move(kubelet_socket), request = std::move(request),
+               timeout, on_done = std::move(on_done)] {
+        absl::Status status = CallRegister(context_, kubelet_socket, request, timeout);
+        {
+          absl::MutexLock lock(&mutex_);
+          result_ = std::move(status);
+        }
+        if (on_done) {
+          on_done();
+        }
+      }) {}
+
+RegistrationCall::~RegistrationCall() {
+  // Before the call starts, TryCancel marks the context so that the call ends as it starts.
+  context_.TryCancel();
+  thread_.join();
+}
+
+std::optional<absl::Status> RegistrationCall::Result() const {
+  absl::MutexLock lock(&mutex_);
+  return result_;
 }
 
 }  // namespace cn::deviceplugin

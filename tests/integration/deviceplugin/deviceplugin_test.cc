@@ -34,6 +34,27 @@ bool AllHealth(const v1beta1::ListAndWatchResponse& list, absl::string_view heal
   return true;
 }
 
+// One ListAndWatch stream per resource.
+std::vector<std::unique_ptr<tools::DeviceWatch>> WatchEveryResource(SimulatedNode& node) {
+  std::vector<std::unique_ptr<tools::DeviceWatch>> watches;
+  for (ResourceKind kind : kAll) {
+    watches.push_back(node.Client(kind).Watch());
+  }
+  return watches;
+}
+
+// Waits until every stream's newest list shows all its devices with `health`.
+bool EveryStreamShows(const std::vector<std::unique_ptr<tools::DeviceWatch>>& watches,
+                      absl::string_view health) {
+  for (const auto& watch : watches) {
+    if (!watch->WaitFor([health](const auto& list) { return AllHealth(list, health); },
+                        kPatience)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::set<std::string> ContainerDevicePaths(const v1beta1::ContainerAllocateResponse& response) {
   std::set<std::string> paths;
   for (const auto& device : response.devices()) {
@@ -247,19 +268,12 @@ TEST(DevicePluginTest, EveryStreamTurnsUnhealthyWithinOneSecondOfTheEnclaveDevic
   ASSERT_TRUE(node.StartKubelet().ok());
   node.StartDaemon();
   ASSERT_TRUE(node.WaitUntilRegistered());
-  std::vector<std::unique_ptr<tools::DeviceWatch>> watches;
-  for (ResourceKind kind : kAll) {
-    watches.push_back(node.Client(kind).Watch());
-    ASSERT_TRUE(watches.back()->WaitFor([](const auto& list) { return AllHealth(list, "Healthy"); },
-                                        kPatience));
-  }
+  std::vector<std::unique_ptr<tools::DeviceWatch>> watches = WatchEveryResource(node);
+  ASSERT_TRUE(EveryStreamShows(watches, "Healthy"));
 
   absl::Time removed = absl::Now();
   node.dir().Remove("host/dev/sgx_enclave");
-  for (auto& watch : watches) {
-    ASSERT_TRUE(
-        watch->WaitFor([](const auto& list) { return AllHealth(list, "Unhealthy"); }, kPatience));
-  }
+  ASSERT_TRUE(EveryStreamShows(watches, "Unhealthy"));
   EXPECT_LT(absl::Now() - removed, absl::Seconds(1));
   // An unhealthy device cannot be allocated.
   auto refused = node.Client(ResourceKind::kEnclave)
@@ -270,10 +284,7 @@ TEST(DevicePluginTest, EveryStreamTurnsUnhealthyWithinOneSecondOfTheEnclaveDevic
 
   absl::Time restored = absl::Now();
   node.dir().WriteFile("host/dev/sgx_enclave", "");
-  for (auto& watch : watches) {
-    ASSERT_TRUE(
-        watch->WaitFor([](const auto& list) { return AllHealth(list, "Healthy"); }, kPatience));
-  }
+  ASSERT_TRUE(EveryStreamShows(watches, "Healthy"));
   EXPECT_LT(absl::Now() - restored, absl::Seconds(1));
   EXPECT_EQ(node.metrics().For(ResourceKind::kEpc).devices_healthy->Value(), 16);
 }
@@ -346,6 +357,45 @@ TEST(DevicePluginTest, RecreatesAndRegistersASocketThatWasRemoved) {
   EXPECT_EQ(node.kubelet().Registrations().back().resource_name(), "sgx.intel.com/enclave");
   EXPECT_TRUE(node.Client(ResourceKind::kEnclave).ListOnce(kPatience).ok());
   EXPECT_EQ(node.metrics().kubelet_restarts().Value(), 0);
+}
+
+// A node whose kubelet accepts Register calls and leaves them unanswered; returns once the
+// daemon has all three calls open at once (none waits for another's 5 s deadline).
+void StartAgainstAKubeletThatHoldsRegistrations(SimulatedNode& node) {
+  node.WriteHost(Host(16));
+  ASSERT_TRUE(node.StartKubelet().ok());
+  node.kubelet().HoldRegistrations();
+  node.StartDaemon();
+  ASSERT_TRUE(node.kubelet().WaitForHeldRegistrations(3, kPatience));
+}
+
+TEST(DevicePluginTest, AKubeletThatDoesNotAnswerHoldsUpNeitherOtherRegistrationsNorHealth) {
+  SimulatedNode node;
+  ASSERT_NO_FATAL_FAILURE(StartAgainstAKubeletThatHoldsRegistrations(node));
+  std::vector<std::unique_ptr<tools::DeviceWatch>> watches = WatchEveryResource(node);
+  ASSERT_TRUE(EveryStreamShows(watches, "Healthy"));
+  EXPECT_THAT(std::string(node.daemon().Ready().message()), HasSubstr("not registered"));
+  absl::Time removed = absl::Now();
+  node.dir().Remove("host/dev/sgx_enclave");
+  ASSERT_TRUE(EveryStreamShows(watches, "Unhealthy"));
+  EXPECT_LT(absl::Now() - removed, absl::Seconds(1));
+
+  // The kubelet answers at last: every resource counts as registered.
+  node.kubelet().ReleaseRegistrations();
+  ASSERT_TRUE(node.WaitUntilRegistered());
+  EXPECT_EQ(node.kubelet().Registrations().size(), 3u);
+  EXPECT_EQ(node.metrics().For(ResourceKind::kEnclave).registrations->Value(), 1);
+}
+
+TEST(DevicePluginTest, StopsWithinTwoSecondsWhileTheKubeletHoldsItsRegistrations) {
+  SimulatedNode node;
+  ASSERT_NO_FATAL_FAILURE(StartAgainstAKubeletThatHoldsRegistrations(node));
+  absl::Time stopping = absl::Now();
+  node.StopDaemon();
+  EXPECT_LT(absl::Now() - stopping, absl::Seconds(2));
+  for (ResourceKind kind : kAll) {
+    EXPECT_FALSE(std::filesystem::exists(node.SocketPath(kind))) << Info(kind).name;
+  }
 }
 
 TEST(DevicePluginTest, ServesFirstAndRegistersWhenTheKubeletArrivesLater) {
