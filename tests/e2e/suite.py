@@ -275,6 +275,12 @@ def smoke_pod_runs_and_logs():
 def plugin_pod_ready():
     namespace, item = wait_for("a Ready plugin pod", 120, ready_plugin_pod)
     observed("plugin pod", f"{namespace}/{item['metadata']['name']}")
+    # Ready means the kubelet's readiness probe reached /readyz, which answers only once every
+    # resource is registered; with the base's networking (no host network) it did so on the
+    # pod's own address.
+    host_network = item["spec"].get("hostNetwork", False)
+    observed("plugin pod network", f"hostNetwork {host_network}, pod IP {item['status'].get('podIP')}")
+    check(not host_network, "the plugin pod runs on the host network, unlike deploy/base")
 
 
 @test
