@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -32,23 +33,12 @@ absl::Status ErrnoToStatus(int error, absl::string_view what) {
   }
 }
 
-// Closes a file descriptor when it goes out of scope, leaving errno as it was.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  ~FdCloser() {
-    if (fd_ >= 0) {
-      int saved = errno;  // callers report the errno of the call before this one
-      ::close(fd_);
-      errno = saved;
-    }
-  }
-
- private:
-  int fd_;
-};
+// Closes `fd` leaving errno as it was: callers report the errno of the call before this one.
+void CloseKeepingErrno(int fd) {
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+}
 
 // openat2(2) has no glibc wrapper in Debian 12.
 int OpenAt2(int directory_fd, const char* path, uint64_t flags, uint64_t resolve) {
@@ -105,7 +95,7 @@ int HostFileSystem::Open(absl::string_view host_path, int flags) const {
     if (root_fd < 0) {
       return -1;
     }
-    FdCloser close_root(root_fd);
+    absl::Cleanup close_root = [root_fd] { CloseKeepingErrno(root_fd); };
     absl::string_view relative = host_path;
     while (absl::ConsumePrefix(&relative, "/")) {
     }
@@ -166,7 +156,7 @@ absl::StatusOr<FileType> HostFileSystem::Stat(absl::string_view host_path) const
   if (fd < 0) {
     return ErrnoToStatus(errno, absl::StrCat("cannot stat ", Describe(host_path)));
   }
-  FdCloser close_fd(fd);
+  absl::Cleanup close_fd = [fd] { CloseKeepingErrno(fd); };
   struct stat info {};
   if (::fstat(fd, &info) != 0) {
     return ErrnoToStatus(errno, absl::StrCat("cannot stat ", Describe(host_path)));
