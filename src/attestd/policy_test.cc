@@ -1,5 +1,8 @@
 #include "src/attestd/policy.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,7 @@ std::vector<Claim> QuoteClaims() {
       {"x-ms-attestation-type", std::string("sgx")}, {"x-ms-sgx-is-debuggable", false},
       {"x-ms-sgx-mrenclave", std::string("aa11")},   {"x-ms-sgx-mrsigner", std::string("c0ffee")},
       {"x-ms-sgx-product-id", int64_t{3}},           {"x-ms-sgx-svn", int64_t{2}},
+      {"attester_tcb_status", std::string("UpToDate")},
   };
 }
 
@@ -511,6 +515,25 @@ TEST(PolicyTest, PolicyHashIsMaasDoubleBase64urlSha256) {
   // Same commands with T='' (SHA-256 of the empty string).
   EXPECT_EQ(PolicyHash(""), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
   EXPECT_NE(PolicyHash(Policy::Default().text()), PolicyHash(Policy::Default().text() + " "));
+}
+
+TEST(PolicyTest, EverySeedPolicyOfTheFuzzCorpusParsesUnlessNamedAsAnError) {
+  // The seeds are meant to be real-looking policies; a seed that stopped parsing would leave the
+  // fuzzer starting from error paths only.
+  size_t seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(CN_POLICY_CORPUS_DIR)) {
+    std::ifstream file(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    const absl::StatusOr<Policy> policy = Policy::Parse(text.str());
+    const bool error_seed = entry.path().filename().string().rfind("error-", 0) == 0;
+    EXPECT_EQ(policy.ok(), !error_seed) << entry.path() << ": " << policy.status();
+    if (policy.ok()) {
+      EXPECT_TRUE(policy->Evaluate(QuoteClaims()).permitted) << entry.path();
+    }
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 8u);
 }
 
 }  // namespace
