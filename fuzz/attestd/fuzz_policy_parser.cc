@@ -8,19 +8,13 @@
 #include <vector>
 
 #include "src/attestd/policy.h"
+#include "src/testing/sgx_quote_claims.h"
 
 namespace {
 
 const std::vector<cn::attestd::Claim>& QuoteClaims() {
-  static const auto* const claims = new std::vector<cn::attestd::Claim>{
-      {"x-ms-attestation-type", std::string("sgx")},
-      {"x-ms-sgx-is-debuggable", false},
-      {"x-ms-sgx-mrenclave", std::string("aa11")},
-      {"x-ms-sgx-mrsigner", std::string("c0ffee")},
-      {"x-ms-sgx-product-id", int64_t{3}},
-      {"x-ms-sgx-svn", int64_t{2}},
-      {"attester_tcb_status", std::string("UpToDate")},
-  };
+  static const auto* const claims =
+      new std::vector<cn::attestd::Claim>(cn::testing::SgxQuoteClaims());
   return *claims;
 }
 

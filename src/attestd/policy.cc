@@ -1,6 +1,7 @@
 #include "src/attestd/policy.h"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -873,9 +874,9 @@ class Parser {
 // ---------------------------------------------------------------------------------------------
 // Evaluation.
 
+// A claim of the set being evaluated: one of the caller's (never copied) or one the policy made.
 struct HeldClaim {
-  std::string type;
-  ClaimValue value;
+  const Claim* claim;
   absl::string_view issuer;
 };
 
@@ -926,15 +927,15 @@ ValueView StringView(absl::string_view string) {
 ValueView PropertyOf(const HeldClaim& claim, Property property) {
   switch (property) {
     case Property::kType:
-      return StringView(claim.type);
+      return StringView(claim.claim->type);
     case Property::kValue:
-      return ViewOf(claim.value);
+      return ViewOf(claim.claim->value);
     case Property::kIssuer:
       return StringView(claim.issuer);
     case Property::kValueType:
-      return StringView(ValueTypeName(claim.value));
+      return StringView(ValueTypeName(claim.claim->value));
   }
-  return ViewOf(claim.value);
+  return ViewOf(claim.claim->value);
 }
 
 ClaimValue Materialize(const ValueView& view) {
@@ -976,9 +977,16 @@ bool Compare(const ValueView& claim, Op op, const ValueView& operand) {
 
 class Evaluator {
  public:
+  // `incoming` must outlive the Evaluator. Its claims are taken as they are (the service builds
+  // them; only the policy's own claims are kept unique).
   explicit Evaluator(const std::vector<Claim>& incoming) {
+    if (incoming.size() > kMaxClaims) {
+      stopped_ = true;
+      return;
+    }
+    claims_.reserve(incoming.size());
     for (const Claim& claim : incoming) {
-      Insert(claim.type, claim.value, kServiceIssuer);
+      claims_.push_back(HeldClaim{&claim, kServiceIssuer});
     }
   }
 
@@ -1031,15 +1039,20 @@ class Evaluator {
     tuple_.assign(rule.conditions.size(), 0);
     limit_ = claims_.size();  // the claims this rule sees
     Match(rule, 0, matched);
-    for (HeldClaim& claim : pending_) {
-      const bool issue = rule.action.kind == ActionKind::kIssue;
-      if (issue && issued_keys_.insert(ClaimKey(claim.type, claim.value, kPolicyIssuer)).second) {
-        issued_.push_back(Claim{claim.type, claim.value});
+    for (Claim& claim : pending_) {
+      const std::string key = ClaimKey(claim.type, claim.value, kPolicyIssuer);
+      if (rule.action.kind == ActionKind::kIssue && issued_keys_.insert(key).second) {
+        issued_.push_back(claim);
       }
-      Insert(std::move(claim.type), std::move(claim.value), kPolicyIssuer);
-      if (stopped_) {
+      if (!keys_.insert(key).second) {
+        continue;  // already in the set
+      }
+      if (claims_.size() == kMaxClaims) {
+        stopped_ = true;
         return;
       }
+      added_.push_back(std::move(claim));
+      claims_.push_back(HeldClaim{&added_.back(), kPolicyIssuer});
     }
   }
 
@@ -1096,11 +1109,9 @@ class Evaluator {
       stopped_ = true;
       return false;
     }
-    HeldClaim claim;
+    Claim claim;
     if (action.copies_claim) {
-      const HeldClaim& source = claims_[tuple_[action.claim_binding]];
-      claim.type = source.type;
-      claim.value = source.value;
+      claim = *claims_[tuple_[action.claim_binding]].claim;
     } else {
       const ValueView type = Resolve(action.type);
       if (type.kind != 2) {
@@ -1120,22 +1131,12 @@ class Evaluator {
     return true;
   }
 
-  void Insert(std::string type, ClaimValue value, absl::string_view issuer) {
-    if (!keys_.insert(ClaimKey(type, value, issuer)).second) {
-      return;
-    }
-    if (claims_.size() == kMaxClaims) {
-      stopped_ = true;
-      return;
-    }
-    claims_.push_back(HeldClaim{std::move(type), std::move(value), issuer});
-  }
-
   std::vector<HeldClaim> claims_;
-  absl::flat_hash_set<std::string> keys_;
+  std::deque<Claim> added_;                // the policy's claims (stable addresses)
+  absl::flat_hash_set<std::string> keys_;  // of added_
   std::vector<Claim> issued_;
   absl::flat_hash_set<std::string> issued_keys_;
-  std::vector<HeldClaim> pending_;
+  std::vector<Claim> pending_;
   std::vector<size_t> tuple_;
   size_t limit_ = 0;
   size_t steps_ = 0;
@@ -1188,13 +1189,17 @@ const Policy& Policy::Default() {
 }
 
 PolicyDecision Policy::Evaluate(const std::vector<Claim>& incoming) const {
-  CN_CHECK(rules_ != nullptr);  // a Policy comes only from Parse
+  if (rules_ == nullptr) {
+    PolicyDecision refused;
+    refused.reason = "no policy (a default-constructed or moved-from Policy)";
+    return refused;
+  }
   return Evaluator(incoming).Run(*rules_);
 }
 
 const std::vector<Claim>& Policy::configuration() const {
-  CN_CHECK(rules_ != nullptr);
-  return rules_->configuration;
+  static const auto* const kNone = new std::vector<Claim>();
+  return rules_ == nullptr ? *kNone : rules_->configuration;
 }
 
 std::string PolicyHash(absl::string_view policy_text) {

@@ -107,7 +107,8 @@ class Policy {
   static const Policy& Default();
 
   // `incoming` are the claims of the verified quote (issuer "AttestationService" for the
-  // `issuer==` property). Never fails: limits reached refuse the quote with a reason.
+  // `issuer==` property). Never fails: limits reached refuse the quote with a reason, and so
+  // does a Policy that did not come from Parse or Default (default-constructed, moved-from).
   PolicyDecision Evaluate(const std::vector<Claim>& incoming) const;
 
   // The issueproperty() settings of the configuration rules (version 1.1), in order.

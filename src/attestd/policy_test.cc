@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/testing/sgx_quote_claims.h"
 
 namespace cn::attestd {
 namespace {
@@ -18,15 +19,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-// The claims a verified SGX quote yields (the service builds them; these are typical values).
-std::vector<Claim> QuoteClaims() {
-  return {
-      {"x-ms-attestation-type", std::string("sgx")}, {"x-ms-sgx-is-debuggable", false},
-      {"x-ms-sgx-mrenclave", std::string("aa11")},   {"x-ms-sgx-mrsigner", std::string("c0ffee")},
-      {"x-ms-sgx-product-id", int64_t{3}},           {"x-ms-sgx-svn", int64_t{2}},
-      {"attester_tcb_status", std::string("UpToDate")},
-  };
-}
+std::vector<Claim> QuoteClaims() { return testing::SgxQuoteClaims(); }
 
 // Wraps authorization and issuance rules into a version 1.0 policy.
 std::string PolicyOf(const std::string& authorization, const std::string& issuance = "") {
@@ -515,6 +508,14 @@ TEST(PolicyTest, PolicyHashIsMaasDoubleBase64urlSha256) {
   // Same commands with T='' (SHA-256 of the empty string).
   EXPECT_EQ(PolicyHash(""), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
   EXPECT_NE(PolicyHash(Policy::Default().text()), PolicyHash(Policy::Default().text() + " "));
+}
+
+TEST(PolicyTest, APolicyThatWasNeverParsedRefusesEverything) {
+  const Policy empty;
+  const PolicyDecision decision = empty.Evaluate(QuoteClaims());
+  EXPECT_FALSE(decision.permitted);
+  EXPECT_THAT(decision.reason, HasSubstr("no policy"));
+  EXPECT_THAT(empty.configuration(), IsEmpty());
 }
 
 TEST(PolicyTest, EverySeedPolicyOfTheFuzzCorpusParsesUnlessNamedAsAnError) {
