@@ -309,6 +309,9 @@ class Lexer {
       case '&':
         if (two('&', TokenKind::kAnd)) return absl::OkStatus();
         return ErrorAt(line, column, "'&' is not an operator (conditions are joined with '&&')");
+      case '|':
+        return ErrorAt(line, column,
+                       "'|' is not an operator (there is no '||': write one rule per alternative)");
       case ':':
         return one(TokenKind::kColon);
       case ';':

@@ -253,6 +253,9 @@ TEST(PolicyTest, ErrorsNameLineAndColumn) {
        "found 'allow'"},
       {PolicyOf("[type==\"x\"] & [type==\"y\"] => permit();"),
        "line 3, column 13: '&' is not an operator (conditions are joined with '&&')"},
+      {PolicyOf("[type==\"x\"] || [type==\"y\"] => permit();"),
+       "line 3, column 13: '|' is not an operator (there is no '||': write one rule per "
+       "alternative)"},
       {PolicyOf("[color==\"x\"] => permit();"),
        "line 3, column 2: expected a claim property (type, value, issuer or valueType), found "
        "'color'"},
