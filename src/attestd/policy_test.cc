@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -511,6 +512,33 @@ TEST(PolicyTest, PolicyHashIsMaasDoubleBase64urlSha256) {
   // Same commands with T='' (SHA-256 of the empty string).
   EXPECT_EQ(PolicyHash(""), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
   EXPECT_NE(PolicyHash(Policy::Default().text()), PolicyHash(Policy::Default().text() + " "));
+}
+
+TEST(PolicyTest, EvaluatesOnManyThreadsAtOnceWithTheSameAnswers) {
+  const Policy policy = MustParse(PolicyOf(R"([type=="x-ms-sgx-svn", value>=2] => permit();)",
+                                           R"(c:[type=="x-ms-sgx-mrsigner"] =>
+                                                add(type="s", value=c.value);
+                                              c:[type=="s"] => issue(type="signer", value=c.value);)"));
+  const PolicyDecision expected = policy.Evaluate(QuoteClaims());
+  ASSERT_TRUE(expected.permitted);
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::vector<Claim> claims = QuoteClaims();
+      for (int i = 0; i < 500; ++i) {
+        const PolicyDecision decision = policy.Evaluate(claims);
+        if (decision.permitted != expected.permitted || decision.issued != expected.issued ||
+            Policy::Default().Evaluate(claims).permitted != true) {
+          ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_THAT(mismatches, ElementsAre(0, 0, 0, 0));
 }
 
 TEST(PolicyTest, APolicyThatWasNeverParsedRefusesEverything) {
