@@ -192,6 +192,54 @@ TEST(PolicyTest, ValuesOfDifferentTypesMatchNoOperator) {
   EXPECT_TRUE(Permits(R"([type=="i", value==2] => permit();)", claims));
 }
 
+// Every claim type against every literal type and operator: which conditions parse, and which
+// of those match. Claims: b=true, i=5, s="m"; literals true, 5, "m" (equal) and false, 6, "n".
+TEST(PolicyTest, EveryOperatorAgainstEveryTypeCombination) {
+  const std::vector<Claim> claims = {{"b", true}, {"i", int64_t{5}}, {"s", std::string("m")}};
+  struct Literal {
+    const char* text;
+    int type;  // 0 bool, 1 integer, 2 string (ClaimValue's index)
+    bool equal_to_claim_of_its_type;
+    int order;  // integers: literal compared with 5 (-1 below, 0 equal, 1 above)
+  };
+  const Literal literals[] = {{"true", 0, true, 0},  {"false", 0, false, 0}, {"5", 1, true, 0},
+                              {"6", 1, false, 1},    {"4", 1, false, -1},    {"\"m\"", 2, true, 0},
+                              {"\"n\"", 2, false, 0}};
+  const char* const claim_types[] = {"b", "i", "s"};
+  const char* const ops[] = {"==", "!=", "<", "<=", ">", ">="};
+  int checked = 0;
+  for (int claim_type = 0; claim_type < 3; ++claim_type) {
+    for (const Literal& literal : literals) {
+      for (const char* op : ops) {
+        const std::string rule = absl::StrCat("[type==\"", claim_types[claim_type], "\", value", op,
+                                              literal.text, "] => permit();");
+        const std::string text = PolicyOf(rule);
+        const bool ordering = op[0] == '<' || op[0] == '>';
+        const absl::StatusOr<Policy> policy = Policy::Parse(text);
+        if (ordering && literal.type != 1) {
+          EXPECT_FALSE(policy.ok()) << rule;  // < <= > >= take integers only
+          continue;
+        }
+        ASSERT_TRUE(policy.ok()) << rule << ": " << policy.status();
+        bool expected = false;
+        if (claim_type == literal.type) {  // different types never match
+          const std::string o = op;
+          if (o == "==") expected = literal.equal_to_claim_of_its_type;
+          if (o == "!=") expected = !literal.equal_to_claim_of_its_type;
+          // 5 OP literal, with literal.order the sign of (literal - 5).
+          if (o == "<") expected = literal.order > 0;
+          if (o == "<=") expected = literal.order >= 0;
+          if (o == ">") expected = literal.order < 0;
+          if (o == ">=") expected = literal.order <= 0;
+        }
+        EXPECT_EQ(policy->Evaluate(claims).permitted, expected) << rule;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 3 * (7 * 2 + 3 * 4));
+}
+
 TEST(PolicyTest, OrderingAStringOrBooleanIsAParseError) {
   EXPECT_EQ(ParseError(PolicyOf(R"([type=="x", value<"abc"] => permit();)")),
             "line 3, column 18: operator < compares integers; strings and booleans take == or "
@@ -226,6 +274,14 @@ TEST(PolicyTest, CommentsRunToTheEndOfTheLine) {
   const std::vector<Claim> claims = {{"url", std::string("https://x//y")}};
   EXPECT_TRUE(Permits("// => deny();\n[type==\"url\", value==\"https://x//y\"] => permit(); // ok",
                       claims));
+}
+
+TEST(PolicyTest, SkipsALeadingByteOrderMarkButHashesIt) {
+  const std::string text = "\xEF\xBB\xBF" + PolicyOf("=> permit();");
+  EXPECT_TRUE(MustParse(text).Evaluate(QuoteClaims()).permitted);
+  EXPECT_NE(PolicyHash(text), PolicyHash(text.substr(3)));
+  EXPECT_EQ(ParseError("\xEF\xBB\xBFversion=3.0;"),
+            "line 1, column 9: version 3.0 is not supported (1.0 and 1.1 are)");
 }
 
 TEST(PolicyTest, ErrorsNameLineAndColumn) {
