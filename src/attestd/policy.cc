@@ -495,9 +495,15 @@ class Parser {
       }
     }
     RETURN_IF_ERROR(ParseSection(Section::kAuthorization, rules.authorization));
-    RETURN_IF_ERROR(ParseSection(Section::kIssuance, rules.issuance));
+    // MAA's documentation: "Issuance rules section isn't mandatory".
     if (Current().kind != TokenKind::kEnd) {
-      return Unexpected("the end of the policy after issuancerules");
+      if (!IsWord(SectionName(Section::kIssuance))) {
+        return Unexpected("'issuancerules' or the end of the policy");
+      }
+      RETURN_IF_ERROR(ParseSection(Section::kIssuance, rules.issuance));
+      if (Current().kind != TokenKind::kEnd) {
+        return Unexpected("the end of the policy after issuancerules");
+      }
     }
     return absl::OkStatus();
   }

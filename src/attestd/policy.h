@@ -14,7 +14,8 @@
 //     => add(type="tier", value="gold");
 //   };
 //
-// Version 1.1 adds a `configurationrules { ... };` section before the others. A rule is a
+// Version 1.1 adds a `configurationrules { ... };` section before the others; `issuancerules`
+// may be left out (as MAA allows). A rule is a
 // condition, `=>`, and one action. A condition is zero or more claim matchers joined by `&&`;
 // a matcher `[type=="T", value OP X]` (the value part optional) matches an incoming claim of
 // type T whose value compares with X: integers with == != < <= > >=, strings and booleans with
@@ -41,7 +42,9 @@
 //     cannot remove or replace them: issue()/add() of a reserved type (IsReservedClaimType) is a
 //     parse error when the type is a literal and is skipped when it comes from a bound claim.
 //   - configuration rules (1.1) only record issueproperty(type=..., value=...) settings
-//     (configuration()); none of them changes how an SGX attestation is judged.
+//     (configuration()); none of them changes how an SGX attestation is judged (MAA's default
+//     policy sets x-ms-sgx-tcbidentifier, Azure's TCB baseline; we judge against the collateral
+//     the service has).
 //
 // Limits (hostile text, e.g. a draftPolicyForAttestation from any client, costs bounded work):
 // the grammar has a fixed depth (section, rule, condition, property), so parsing never recurses

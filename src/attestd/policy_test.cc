@@ -101,6 +101,45 @@ TEST(PolicyTest, ParsesMicrosoftsSgxSamplePolicyLayout) {
   EXPECT_THAT(decision.issued, ElementsAre(Claim{"sgx-mrsigner", std::string("c0ffee")}));
 }
 
+TEST(PolicyTest, ParsesMicrosoftsDefaultSgxPolicy) {
+  // MAA's default SGX policy as its documentation prints it (version 1.1, a TCB identifier
+  // property, the deprecated short claim names).
+  const std::string text =
+      "version= 1.1;\n"
+      "configurationrules{\n"
+      "\t=> issueproperty(type=\"x-ms-sgx-tcbidentifier\", value=\"azuredefault\");\n"
+      "};\n"
+      "authorizationrules{\n"
+      "\t=> permit();\n"
+      "};\n"
+      "issuancerules{\n"
+      "\tc:[type==\"x-ms-sgx-is-debuggable\"] => issue(type=\"is-debuggable\", value=c.value);\n"
+      "\tc:[type==\"x-ms-sgx-mrsigner\"] => issue(type=\"sgx-mrsigner\", value=c.value);\n"
+      "\tc:[type==\"x-ms-sgx-mrenclave\"] => issue(type=\"sgx-mrenclave\", value=c.value);\n"
+      "\tc:[type==\"x-ms-sgx-product-id\"] => issue(type=\"product-id\", value=c.value);\n"
+      "\tc:[type==\"x-ms-sgx-svn\"] => issue(type=\"svn\", value=c.value);\n"
+      "\tc:[type==\"x-ms-attestation-type\"] => issue(type=\"tee\", value=c.value);\n"
+      "};\n";
+  const Policy policy = MustParse(text);
+  EXPECT_THAT(policy.configuration(),
+              ElementsAre(Claim{"x-ms-sgx-tcbidentifier", std::string("azuredefault")}));
+  const PolicyDecision decision = policy.Evaluate(QuoteClaims());
+  ASSERT_TRUE(decision.permitted);
+  EXPECT_THAT(
+      decision.issued,
+      ElementsAre(Claim{"is-debuggable", false}, Claim{"sgx-mrsigner", std::string("c0ffee")},
+                  Claim{"sgx-mrenclave", std::string("aa11")}, Claim{"product-id", int64_t{3}},
+                  Claim{"svn", int64_t{2}}, Claim{"tee", std::string("sgx")}));
+}
+
+TEST(PolicyTest, IssuanceRulesAreOptional) {
+  // MAA's documentation: "Issuance rules section isn't mandatory".
+  const Policy policy = MustParse("version=1.0;\nauthorizationrules { => permit(); };\n");
+  const PolicyDecision decision = policy.Evaluate(QuoteClaims());
+  EXPECT_TRUE(decision.permitted);
+  EXPECT_THAT(decision.issued, IsEmpty());
+}
+
 TEST(PolicyTest, DenyWinsWhereverItStands) {
   const std::string deny_mrsigner = R"([type=="x-ms-sgx-mrsigner", value=="c0ffee"] => deny();)";
   for (const std::string& rules : {absl::StrCat("=> permit();\n", deny_mrsigner),
@@ -299,6 +338,9 @@ TEST(PolicyTest, ErrorsNameLineAndColumn) {
        "policy"},
       {"version=1.0;\nissuancerules {};",
        "line 2, column 1: expected 'authorizationrules', found 'issuancerules'"},
+      {"version=1.0;\nauthorizationrules { };\nissuancerule { };",
+       "line 3, column 1: expected 'issuancerules' or the end of the policy, found "
+       "'issuancerule'"},
       {"version=1.0;\nauthorizationrules { => permit(); }\nissuancerules {};",
        "line 3, column 1: expected ';' after the '}' of authorizationrules, found "
        "'issuancerules'"},
@@ -373,7 +415,8 @@ issuancerules { };
                        "issueproperty(type=\"a\", value=1); };"),
             "line 2, column 22: expected '=>' (configuration rules take no conditions), found '['");
   EXPECT_EQ(ParseError("version=1.1;\nauthorizationrules { }; configurationrules { };"),
-            "line 2, column 25: expected 'issuancerules', found 'configurationrules'");
+            "line 2, column 25: expected 'issuancerules' or the end of the policy, found "
+            "'configurationrules'");
 }
 
 TEST(PolicyTest, AddFeedsLaterRulesButNotTheToken) {
