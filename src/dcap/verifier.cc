@@ -59,6 +59,25 @@ struct Verifier::VerifiedCollateral {
   std::vector<ValidityWindow> qe_identity_windows;
 };
 
+// What one verification has established so far: each step reads what the steps before it set,
+// and sets what it establishes. Pointers point into the quote, the caches' shared entries (held
+// here) or the collateral, all of which outlive the verification.
+struct Verifier::Context {
+  Context(const Quote& quote_in, const Collateral& collateral_in, const VerifyOptions& options_in)
+      : quote(quote_in), collateral(collateral_in), options(options_in) {}
+
+  const Quote& quote;
+  const Collateral& collateral;
+  const VerifyOptions& options;
+  std::string raw_attestation_key;                     // step 2
+  std::shared_ptr<const VerifiedChain> chain;          // step 4
+  std::shared_ptr<const VerifiedCollateral> verified;  // step 6
+  const QeTcbLevel* qe_level = nullptr;                // step 10
+  const TcbLevel* platform_level = nullptr;            // step 10
+  TcbStatus status = TcbStatus::kUpToDate;             // step 11
+  bool expired = false;                                // step 12
+};
+
 namespace {
 
 Rejection Reject(ErrorCode code, std::string message) {
@@ -484,14 +503,13 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
   return collaterals_.Insert(key, std::move(result));
 }
 
-VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collateral& collateral,
-                                    const VerifyOptions& options) const {
-  // 1. Layout and header.
-  absl::StatusOr<Quote> parsed = ParseQuote(quote_bytes);
-  if (!parsed.ok()) {
-    return Reject(ErrorCode::kUnsupportedQuoteFormat, std::string(parsed.status().message()));
-  }
-  const Quote& quote = *parsed;
+namespace {
+
+using Step = std::optional<Rejection>;
+
+// Step 1: layout (done by ParseQuote before any step) and header.
+// -> unsupported_quote_format
+Step CheckHeader(const Quote& quote) {
   if (quote.header.attestation_key_type != kAttestationKeyTypeEcdsaP256) {
     return Reject(ErrorCode::kUnsupportedQuoteFormat,
                   absl::StrCat("quote header: attestation key type ",
@@ -507,140 +525,44 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
                   absl::StrCat("quote header: QE vendor ID ", HexEncode(quote.header.qe_vendor_id),
                                " is not Intel's (", HexEncode(kIntelQeVendorId), ")"));
   }
+  return std::nullopt;
+}
 
-  // 2. Quote signature.
-  const std::string raw_key(AsView(quote.attestation_key));
-  std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
-  if (attestation_key == nullptr) {
-    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
-    if (!key.ok()) {
-      return Reject(ErrorCode::kInvalidQuoteSignature,
-                    absl::StrCat("attestation key: ", key.status().message()));
-    }
-    attestation_key = attestation_keys_.Insert(
-        raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
+// Step 3: the QE vouches for the attestation key through its report data:
+// SHA-256(attestation key || QE auth data) || 32 zero bytes.  -> qe_report_data_mismatch
+Step CheckQeReportData(const Quote& quote, absl::string_view raw_attestation_key) {
+  std::string bound(raw_attestation_key);
+  bound.append(quote.qe_auth_data.data(), quote.qe_auth_data.size());
+  const Sha256Digest expected = Sha256(bound);
+  const auto& data = quote.qe_report.report_data;
+  const bool hash_matches = std::equal(expected.begin(), expected.end(), data.begin());
+  const bool rest_zero =
+      std::all_of(data.begin() + 32, data.end(), [](uint8_t b) { return b == 0; });
+  if (!hash_matches || !rest_zero) {
+    return Reject(ErrorCode::kQeReportDataMismatch,
+                  hash_matches ? "QE report data: bytes 32..63 are not zero"
+                               : "QE report data does not hold SHA-256(attestation key || QE "
+                                 "authentication data)");
   }
-  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
-    return Reject(ErrorCode::kInvalidQuoteSignature,
-                  "quote signature does not verify over the header and report body with the "
-                  "attestation key");
-  }
+  return std::nullopt;
+}
 
-  // 3. The QE vouches for the attestation key through its report data.
-  {
-    std::string bound = raw_key;
-    bound.append(quote.qe_auth_data.data(), quote.qe_auth_data.size());
-    const Sha256Digest expected = Sha256(bound);
-    const auto& data = quote.qe_report.report_data;
-    const bool hash_matches = std::equal(expected.begin(), expected.end(), data.begin());
-    const bool rest_zero =
-        std::all_of(data.begin() + 32, data.end(), [](uint8_t b) { return b == 0; });
-    if (!hash_matches || !rest_zero) {
-      return Reject(ErrorCode::kQeReportDataMismatch,
-                    hash_matches ? "QE report data: bytes 32..63 are not zero"
-                                 : "QE report data does not hold SHA-256(attestation key || QE "
-                                   "authentication data)");
-    }
-  }
+// Step 5: the PCK chain leads to the trust anchor (verified once per chain by GetChain).
+// -> untrusted_pck_chain
+Step CheckPckChainTrust(const Verifier::VerifiedChain& chain) { return chain.trust_error; }
 
-  // 4. PCK chain and the QE report signature.
-  absl::string_view chain_pem = options.pck_chain_pem;
-  if (chain_pem.empty()) {
-    if (quote.certification_data_type != kCertificationDataPckChain) {
-      return Reject(ErrorCode::kUntrustedPckChain,
-                    absl::StrCat("quote certification data is type ", quote.certification_data_type,
-                                 ", which holds no PCK certificate chain, and no chain was "
-                                 "supplied (--pck-chain)"));
-    }
-    chain_pem = quote.certification_data;
+// Step 7: TCB Info and QE Identity are signed by Intel's TCB signing key and parse.
+// -> invalid_tcb_info, invalid_qe_identity
+Step CheckSignedCollateral(const Verifier::VerifiedCollateral& signed_collateral) {
+  if (signed_collateral.tcb_info_error) {
+    return signed_collateral.tcb_info_error;
   }
-  std::shared_ptr<const VerifiedChain> chain = GetChain(chain_pem);
-  if (chain->parse_error) {
-    return *chain->parse_error;
-  }
-  const std::string qe_fact = [&] {
-    Sha256Hasher hasher;
-    hasher.AddField("qe-report")
-        .AddField(chain->leaf_key_der)
-        .AddField(quote.qe_report_bytes)
-        .AddField(AsView(quote.qe_report_signature));
-    const Sha256Digest digest = hasher.Finish();
-    return std::string(AsView(digest));
-  }();
-  if (!CachedSignatureFact(qe_fact, [&] {
-        return VerifyEcdsaSha256(X509_get0_pubkey(chain->certs[0].get()), quote.qe_report_bytes,
-                                 AsView(quote.qe_report_signature));
-      })) {
-    return Reject(ErrorCode::kInvalidQeReportSignature,
-                  "QE report signature does not verify with the PCK certificate's key");
-  }
+  return signed_collateral.qe_identity_error;
+}
 
-  // 5. The chain leads to the trust anchor.
-  if (chain->trust_error) {
-    return *chain->trust_error;
-  }
-
-  // 6. CRLs.
-  std::shared_ptr<const VerifiedCollateral> verified = GetCollateral(collateral);
-  if (verified->root_crl_error) {
-    return *verified->root_crl_error;
-  }
-  // Both CRLs are verified before either list is read (invalid_crl before pck_revoked).
-  if (verified->pck_crl_error) {
-    return *verified->pck_crl_error;
-  }
-  X509* leaf = chain->certs[0].get();
-  X509_CRL* pck_crl = verified->pck_crl.get();
-  if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
-    return Reject(ErrorCode::kInvalidCrl,
-                  absl::StrCat("PCK CRL is issued by ", NameText(X509_CRL_get_issuer(pck_crl)),
-                               ", not by the PCK certificate's issuer ",
-                               NameText(X509_get_issuer_name(leaf))));
-  }
-  const std::string crl_fact = [&] {
-    Sha256Hasher hasher;
-    hasher.AddField("pck-crl")
-        .AddField(collateral.parts().pck_crl)
-        .AddField(chain->leaf_issuer_key_der);
-    const Sha256Digest digest = hasher.Finish();
-    return std::string(AsView(digest));
-  }();
-  if (!KeyUsageAllows(chain->certs[1].get(), KU_CRL_SIGN)) {
-    return Reject(ErrorCode::kInvalidCrl,
-                  absl::StrCat("the PCK certificate's issuer (", chain->intermediate_subject,
-                               ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
-  }
-  if (!CachedSignatureFact(crl_fact, [&] {
-        const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain->certs[1].get())) == 1;
-        ERR_clear_error();
-        return ok;
-      })) {
-    return Reject(ErrorCode::kInvalidCrl,
-                  "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
-  }
-  if (verified->root_revoked.contains(chain->intermediate_serial)) {
-    return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the intermediate CA certificate (", chain->intermediate_subject,
-                               ") is revoked by the root CA CRL"));
-  }
-  if (verified->pck_revoked.contains(chain->leaf_serial)) {
-    return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the PCK certificate (serial ", SerialHex(leaf),
-                               ") is revoked by the PCK CRL"));
-  }
-
-  // 7. TCB Info and QE Identity.
-  if (verified->tcb_info_error) {
-    return *verified->tcb_info_error;
-  }
-  if (verified->qe_identity_error) {
-    return *verified->qe_identity_error;
-  }
-  const TcbInfo& tcb_info = verified->tcb_info;
-  const QeIdentity& identity = verified->qe_identity;
-  const PckExtension& pck = chain->extension;
-
-  // 8. The TCB Info is for this platform.
+// Step 8: the TCB Info describes this platform (FMSPC and PCE ID of the PCK certificate).
+// -> fmspc_mismatch
+Step CheckTcbInfoMatchesPlatform(const TcbInfo& tcb_info, const PckExtension& pck) {
   if (tcb_info.fmspc != pck.fmspc) {
     return Reject(ErrorCode::kFmspcMismatch,
                   absl::StrCat("PCK certificate FMSPC ", HexEncode(pck.fmspc),
@@ -651,9 +573,12 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
                   absl::StrCat("PCK certificate PCE ID ", HexEncode(pck.pce_id),
                                " differs from TCB Info PCE ID ", HexEncode(tcb_info.pce_id)));
   }
+  return std::nullopt;
+}
 
-  // 9. The QE is Intel's QE.
-  const ReportBody& qe = quote.qe_report;
+// Step 9: the QE that signed is Intel's QE: identity id, MRSIGNER, ISVPRODID, MISCSELECT and
+// ATTRIBUTES under their masks.  -> qe_identity_mismatch
+Step CheckQeIdentity(const ReportBody& qe, const QeIdentity& identity) {
   if (identity.id != "QE") {
     return Reject(ErrorCode::kQeIdentityMismatch,
                   absl::StrCat("QE Identity is the identity of enclave \"", identity.id,
@@ -687,83 +612,257 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
                                  " under mask ", HexEncode(identity.attributes_mask)));
     }
   }
+  return std::nullopt;
+}
 
-  // 10. TCB levels.
-  const QeTcbLevel* qe_level = nullptr;
+// Step 10a: the QE's TCB level, the first whose ISVSVN the QE reaches.  -> tcb_level_not_found
+Step SelectQeTcbLevel(const ReportBody& qe, const QeIdentity& identity,
+                      const QeTcbLevel** selected) {
   for (const QeTcbLevel& level : identity.levels) {
     if (qe.isv_svn >= level.isvsvn) {
-      qe_level = &level;
-      break;
+      *selected = &level;
+      return std::nullopt;
     }
   }
-  if (qe_level == nullptr) {
-    return Reject(ErrorCode::kTcbLevelNotFound,
-                  absl::StrCat("QE ISVSVN ", qe.isv_svn, " is below every QE Identity TCB level"));
-  }
-  const TcbLevel* platform_level = nullptr;
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("QE ISVSVN ", qe.isv_svn, " is below every QE Identity TCB level"));
+}
+
+// Step 10b (SGX): the platform's TCB level, the first whose 16 SGX components and PCESVN the PCK
+// certificate reaches.  -> tcb_level_not_found
+Step SelectSgxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck,
+                       const TcbLevel** selected) {
   for (const TcbLevel& level : tcb_info.levels) {
     bool fits = pck.pcesvn >= level.pcesvn;
     for (size_t i = 0; fits && i < 16; ++i) {
       fits = pck.tcb_components[i] >= level.components[i];
     }
     if (fits) {
-      platform_level = &level;
-      break;
+      *selected = &level;
+      return std::nullopt;
     }
   }
-  if (platform_level == nullptr) {
-    return Reject(ErrorCode::kTcbLevelNotFound,
-                  absl::StrCat("platform TCB (components ", ComponentsText(pck.tcb_components),
-                               ", PCESVN ", pck.pcesvn, ") is below every TCB Info level"));
-  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("platform TCB (components ", ComponentsText(pck.tcb_components),
+                             ", PCESVN ", pck.pcesvn, ") is below every TCB Info level"));
+}
 
-  // 11. Combined status.
-  const TcbStatus status = CombineStatus(platform_level->status, qe_level->status);
-  if (status == TcbStatus::kRevoked) {
-    return Reject(
-        ErrorCode::kTcbRevoked,
-        absl::StrCat("TCB is revoked (platform level ", TcbStatusName(platform_level->status),
-                     ", QE level ", TcbStatusName(qe_level->status), ")"));
+// Step 11: the combined status; Revoked is a rejection.  -> tcb_revoked
+Step CheckCombinedStatus(TcbStatus platform, TcbStatus qe, TcbStatus* combined) {
+  *combined = CombineStatus(platform, qe);
+  if (*combined == TcbStatus::kRevoked) {
+    return Reject(ErrorCode::kTcbRevoked,
+                  absl::StrCat("TCB is revoked (platform level ", TcbStatusName(platform),
+                               ", QE level ", TcbStatusName(qe), ")"));
   }
+  return std::nullopt;
+}
 
-  // 12. Time.
-  bool expired = false;
+// Step 12: every validity window holds at `options.at`; the first that does not is named. With
+// allow_expired_collateral that is a note in the verdict instead.  -> collateral_expired
+Step CheckValidityWindows(const Verifier::VerifiedChain& chain,
+                          const Verifier::VerifiedCollateral& signed_collateral,
+                          const VerifyOptions& options, bool* expired) {
   std::string expired_message;
   auto check_window = [&](const ValidityWindow& window) {
-    if (expired) {
+    if (*expired) {
       return;
     }
     if (options.at < window.from || options.at > window.until) {
-      expired = true;
+      *expired = true;
       expired_message =
           absl::StrCat(window.what, " is not valid at ", TimeText(options.at), " (valid from ",
                        TimeText(window.from), " until ", TimeText(window.until), ")");
     }
   };
-  for (const ValidityWindow& window : chain->windows) check_window(window);
-  check_window(verified->root_crl_window);
-  check_window(verified->pck_crl_window);
-  for (const ValidityWindow& window : verified->tcb_info_windows) check_window(window);
-  for (const ValidityWindow& window : verified->qe_identity_windows) check_window(window);
-  if (expired && !options.allow_expired_collateral) {
+  for (const ValidityWindow& window : chain.windows) check_window(window);
+  check_window(signed_collateral.root_crl_window);
+  check_window(signed_collateral.pck_crl_window);
+  for (const ValidityWindow& window : signed_collateral.tcb_info_windows) check_window(window);
+  for (const ValidityWindow& window : signed_collateral.qe_identity_windows) check_window(window);
+  if (*expired && !options.allow_expired_collateral) {
     return Reject(ErrorCode::kCollateralExpired, expired_message);
   }
+  return std::nullopt;
+}
 
+Verdict MakeVerdict(const Verifier::Context& context) {
   Verdict verdict;
-  verdict.tcb_status = status;
-  verdict.platform_tcb_status = platform_level->status;
-  verdict.qe_tcb_status = qe_level->status;
-  verdict.advisory_ids = platform_level->advisory_ids;
-  verdict.advisory_ids.insert(verdict.advisory_ids.end(), qe_level->advisory_ids.begin(),
-                              qe_level->advisory_ids.end());
+  verdict.tcb_status = context.status;
+  verdict.platform_tcb_status = context.platform_level->status;
+  verdict.qe_tcb_status = context.qe_level->status;
+  verdict.advisory_ids = context.platform_level->advisory_ids;
+  verdict.advisory_ids.insert(verdict.advisory_ids.end(), context.qe_level->advisory_ids.begin(),
+                              context.qe_level->advisory_ids.end());
   std::sort(verdict.advisory_ids.begin(), verdict.advisory_ids.end());
   verdict.advisory_ids.erase(std::unique(verdict.advisory_ids.begin(), verdict.advisory_ids.end()),
                              verdict.advisory_ids.end());
-  verdict.collateral_expired = expired;
-  verdict.quote_version = quote.header.version;
-  verdict.report = *quote.sgx_report;
-  verdict.pck = pck;
+  verdict.collateral_expired = context.expired;
+  verdict.quote_version = context.quote.header.version;
+  verdict.report = *context.quote.sgx_report;
+  verdict.pck = context.chain->extension;
   return verdict;
+}
+
+}  // namespace
+
+// Step 2: the quote signature over header and report body, with the attestation key (parsed
+// once per key).  -> invalid_quote_signature
+std::optional<Rejection> Verifier::CheckQuoteSignature(Context& context) const {
+  const Quote& quote = context.quote;
+  context.raw_attestation_key = std::string(AsView(quote.attestation_key));
+  const std::string& raw_key = context.raw_attestation_key;
+  std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
+  if (attestation_key == nullptr) {
+    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
+    if (!key.ok()) {
+      return Reject(ErrorCode::kInvalidQuoteSignature,
+                    absl::StrCat("attestation key: ", key.status().message()));
+    }
+    attestation_key = attestation_keys_.Insert(
+        raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
+  }
+  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
+    return Reject(ErrorCode::kInvalidQuoteSignature,
+                  "quote signature does not verify over the header and report body with the "
+                  "attestation key");
+  }
+  return std::nullopt;
+}
+
+// Step 4: the PCK chain (the quote's type-5 certification data, or options.pck_chain_pem)
+// parses, and the QE report signature verifies with the PCK leaf's key.
+// -> untrusted_pck_chain (no chain, or it does not parse), invalid_qe_report_signature
+std::optional<Rejection> Verifier::CheckQeReportSignature(Context& context) const {
+  const Quote& quote = context.quote;
+  absl::string_view chain_pem = context.options.pck_chain_pem;
+  if (chain_pem.empty()) {
+    if (quote.certification_data_type != kCertificationDataPckChain) {
+      return Reject(ErrorCode::kUntrustedPckChain,
+                    absl::StrCat("quote certification data is type ", quote.certification_data_type,
+                                 ", which holds no PCK certificate chain, and no chain was "
+                                 "supplied (--pck-chain)"));
+    }
+    chain_pem = quote.certification_data;
+  }
+  context.chain = GetChain(chain_pem);
+  const VerifiedChain& chain = *context.chain;
+  if (chain.parse_error) {
+    return chain.parse_error;
+  }
+  const std::string qe_fact = [&] {
+    Sha256Hasher hasher;
+    hasher.AddField("qe-report")
+        .AddField(chain.leaf_key_der)
+        .AddField(quote.qe_report_bytes)
+        .AddField(AsView(quote.qe_report_signature));
+    const Sha256Digest digest = hasher.Finish();
+    return std::string(AsView(digest));
+  }();
+  if (!CachedSignatureFact(qe_fact, [&] {
+        return VerifyEcdsaSha256(X509_get0_pubkey(chain.certs[0].get()), quote.qe_report_bytes,
+                                 AsView(quote.qe_report_signature));
+      })) {
+    return Reject(ErrorCode::kInvalidQeReportSignature,
+                  "QE report signature does not verify with the PCK certificate's key");
+  }
+  return std::nullopt;
+}
+
+// Step 6: both CRLs verify (root CA CRL by the anchor, PCK CRL by the PCK leaf's issuer) before
+// either list is read; then neither revokes the chain.  -> invalid_crl, pck_revoked
+std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
+  context.verified = GetCollateral(context.collateral);
+  const VerifiedCollateral& verified = *context.verified;
+  const VerifiedChain& chain = *context.chain;
+  if (verified.root_crl_error) {
+    return verified.root_crl_error;
+  }
+  if (verified.pck_crl_error) {
+    return verified.pck_crl_error;
+  }
+  X509* leaf = chain.certs[0].get();
+  X509_CRL* pck_crl = verified.pck_crl.get();
+  if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  absl::StrCat("PCK CRL is issued by ", NameText(X509_CRL_get_issuer(pck_crl)),
+                               ", not by the PCK certificate's issuer ",
+                               NameText(X509_get_issuer_name(leaf))));
+  }
+  const std::string crl_fact = [&] {
+    Sha256Hasher hasher;
+    hasher.AddField("pck-crl")
+        .AddField(context.collateral.parts().pck_crl)
+        .AddField(chain.leaf_issuer_key_der);
+    const Sha256Digest digest = hasher.Finish();
+    return std::string(AsView(digest));
+  }();
+  if (!KeyUsageAllows(chain.certs[1].get(), KU_CRL_SIGN)) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  absl::StrCat("the PCK certificate's issuer (", chain.intermediate_subject,
+                               ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
+  }
+  if (!CachedSignatureFact(crl_fact, [&] {
+        const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain.certs[1].get())) == 1;
+        ERR_clear_error();
+        return ok;
+      })) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
+  }
+  if (verified.root_revoked.contains(chain.intermediate_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the intermediate CA certificate (", chain.intermediate_subject,
+                               ") is revoked by the root CA CRL"));
+  }
+  if (verified.pck_revoked.contains(chain.leaf_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the PCK certificate (serial ", SerialHex(leaf),
+                               ") is revoked by the PCK CRL"));
+  }
+  return std::nullopt;
+}
+
+VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collateral& collateral,
+                                    const VerifyOptions& options) const {
+  absl::StatusOr<Quote> parsed = ParseQuote(quote_bytes);
+  if (!parsed.ok()) {
+    return Reject(ErrorCode::kUnsupportedQuoteFormat, std::string(parsed.status().message()));
+  }
+  Context context(*parsed, collateral, options);
+  const Quote& quote = context.quote;
+  // The steps of verifier.h, in order; the first rejection ends the verification.
+  if (Step rejected = CheckHeader(quote)) return *std::move(rejected);
+  if (Step rejected = CheckQuoteSignature(context)) return *std::move(rejected);
+  if (Step rejected = CheckQeReportData(quote, context.raw_attestation_key)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckQeReportSignature(context)) return *std::move(rejected);
+  const VerifiedChain& chain = *context.chain;
+  if (Step rejected = CheckPckChainTrust(chain)) return *std::move(rejected);
+  if (Step rejected = CheckCrls(context)) return *std::move(rejected);
+  const VerifiedCollateral& signed_collateral = *context.verified;
+  if (Step rejected = CheckSignedCollateral(signed_collateral)) return *std::move(rejected);
+  const TcbInfo& tcb_info = signed_collateral.tcb_info;
+  const QeIdentity& identity = signed_collateral.qe_identity;
+  if (Step rejected = CheckTcbInfoMatchesPlatform(tcb_info, chain.extension)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckQeIdentity(quote.qe_report, identity)) return *std::move(rejected);
+  if (Step rejected = SelectQeTcbLevel(quote.qe_report, identity, &context.qe_level)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = SelectSgxTcbLevel(tcb_info, chain.extension, &context.platform_level)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckCombinedStatus(context.platform_level->status, context.qe_level->status,
+                                          &context.status)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckValidityWindows(chain, signed_collateral, options, &context.expired)) {
+    return *std::move(rejected);
+  }
+  return MakeVerdict(context);
 }
 
 }  // namespace cn::dcap

@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -143,8 +144,14 @@ class Verifier {
   struct VerifiedChain;       // defined in verifier.cc
   struct VerifiedCollateral;  // defined in verifier.cc
   struct AttestationKey;
+  struct Context;  // one verification's state, defined in verifier.cc
 
  private:
+  // The steps that use the caches (the others are free functions in verifier.cc); each returns
+  // the rejection of its check, or nothing when it passes. Numbers as in the list above.
+  std::optional<Rejection> CheckQuoteSignature(Context& context) const;     // 2
+  std::optional<Rejection> CheckQeReportSignature(Context& context) const;  // 4
+  std::optional<Rejection> CheckCrls(Context& context) const;               // 6
   std::shared_ptr<const VerifiedChain> GetChain(absl::string_view pem) const;
   std::shared_ptr<const VerifiedCollateral> GetCollateral(const Collateral& collateral) const;
   // Whether a signature check succeeded, computing it once per distinct key.
