@@ -94,8 +94,10 @@ TEST_F(QuoteParserTest, RejectsSignatureDataWithUnaccountedBytes) {
 
 TEST_F(QuoteParserTest, RejectsUnknownVersionAndTeeType) {
   std::string bytes = builder_.Build();
-  bytes[0] = 5;
-  EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("version 5"));
+  bytes[0] = 6;
+  EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("version 6"));
+  bytes[0] = 2;
+  EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("version 2"));
   bytes[0] = 3;
   bytes[4] = 0x42;
   EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("TEE type 0x42"));

@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/common/status_macros.h"
@@ -72,10 +74,12 @@ struct Verifier::Context {
   std::string raw_attestation_key;                     // step 2
   std::shared_ptr<const VerifiedChain> chain;          // step 4
   std::shared_ptr<const VerifiedCollateral> verified;  // step 6
-  const QeTcbLevel* qe_level = nullptr;                // step 10
-  const TcbLevel* platform_level = nullptr;            // step 10
-  TcbStatus status = TcbStatus::kUpToDate;             // step 11
-  bool expired = false;                                // step 12
+  const TdxModuleIdentity* module_identity = nullptr;  // step 10 (TDX, major version > 0)
+  const QeTcbLevel* qe_level = nullptr;                // step 11
+  const TcbLevel* platform_level = nullptr;            // step 11
+  const QeTcbLevel* module_level = nullptr;            // step 11 (TDX, major version > 0)
+  TcbStatus status = TcbStatus::kUpToDate;             // step 12
+  bool expired = false;                                // step 13
 };
 
 namespace {
@@ -349,9 +353,15 @@ absl::string_view ErrorCodeName(ErrorCode code) {
       return "tcb_revoked";
     case ErrorCode::kCollateralExpired:
       return "collateral_expired";
+    case ErrorCode::kTdxModuleMismatch:
+      return "tdx_module_mismatch";
+    case ErrorCode::kTdxModuleIdentityNotFound:
+      return "tdx_module_identity_not_found";
   }
   return "unknown";
 }
+
+absl::string_view TeeName(Tee tee) { return tee == Tee::kTdx ? "tdx" : "sgx"; }
 
 Verifier::Verifier(TrustAnchor anchor, VerifierCacheOptions cache_options)
     : anchor_(std::move(anchor)),
@@ -515,11 +525,6 @@ Step CheckHeader(const Quote& quote) {
                   absl::StrCat("quote header: attestation key type ",
                                quote.header.attestation_key_type, " is not ECDSA-P256 (2)"));
   }
-  if (quote.header.tee_type == kTeeTypeTdx) {
-    return Reject(ErrorCode::kUnsupportedQuoteFormat,
-                  "quote is a TDX quote (version 4, TEE type 0x81): it parses, but verifying TDX "
-                  "quotes is not supported yet");
-  }
   if (quote.header.qe_vendor_id != kIntelQeVendorId) {
     return Reject(ErrorCode::kUnsupportedQuoteFormat,
                   absl::StrCat("quote header: QE vendor ID ", HexEncode(quote.header.qe_vendor_id),
@@ -560,9 +565,10 @@ Step CheckSignedCollateral(const Verifier::VerifiedCollateral& signed_collateral
   return signed_collateral.qe_identity_error;
 }
 
-// Step 8: the TCB Info describes this platform (FMSPC and PCE ID of the PCK certificate).
-// -> fmspc_mismatch
-Step CheckTcbInfoMatchesPlatform(const TcbInfo& tcb_info, const PckExtension& pck) {
+// Step 8: the TCB Info describes this platform (FMSPC and PCE ID of the PCK certificate) and
+// this TEE (Intel's QVL refuses SGX TCB Info for TDX quotes and the reverse).  -> fmspc_mismatch
+Step CheckTcbInfoMatchesPlatform(const Quote& quote, const TcbInfo& tcb_info,
+                                 const PckExtension& pck) {
   if (tcb_info.fmspc != pck.fmspc) {
     return Reject(ErrorCode::kFmspcMismatch,
                   absl::StrCat("PCK certificate FMSPC ", HexEncode(pck.fmspc),
@@ -573,16 +579,29 @@ Step CheckTcbInfoMatchesPlatform(const TcbInfo& tcb_info, const PckExtension& pc
                   absl::StrCat("PCK certificate PCE ID ", HexEncode(pck.pce_id),
                                " differs from TCB Info PCE ID ", HexEncode(tcb_info.pce_id)));
   }
+  const bool tdx_quote = quote.td_report.has_value();
+  if (tdx_quote != tcb_info.is_tdx()) {
+    return Reject(
+        ErrorCode::kFmspcMismatch,
+        absl::StrCat("TCB Info is ",
+                     tcb_info.is_tdx() ? "TDX TCB Info (id \"TDX\")"
+                                       : absl::StrCat("SGX TCB Info (version ", tcb_info.version,
+                                                      ", id \"", tcb_info.id, "\")"),
+                     ", but the quote is ", tdx_quote ? "a TDX" : "an SGX", " quote"));
+  }
   return std::nullopt;
 }
 
 // Step 9: the QE that signed is Intel's QE: identity id, MRSIGNER, ISVPRODID, MISCSELECT and
 // ATTRIBUTES under their masks.  -> qe_identity_mismatch
-Step CheckQeIdentity(const ReportBody& qe, const QeIdentity& identity) {
-  if (identity.id != "QE") {
-    return Reject(ErrorCode::kQeIdentityMismatch,
-                  absl::StrCat("QE Identity is the identity of enclave \"", identity.id,
-                               "\", not of the quoting enclave (\"QE\")"));
+Step CheckQeIdentity(const Quote& quote, const QeIdentity& identity) {
+  const ReportBody& qe = quote.qe_report;
+  const absl::string_view expected_id = quote.td_report ? "TD_QE" : "QE";
+  if (identity.id != expected_id) {
+    return Reject(
+        ErrorCode::kQeIdentityMismatch,
+        absl::StrCat("QE Identity is the identity of enclave \"", identity.id, "\", not of the ",
+                     quote.td_report ? "TD " : "", "quoting enclave (\"", expected_id, "\")"));
   }
   if (identity.mrsigner != qe.mr_signer) {
     return Reject(
@@ -615,7 +634,63 @@ Step CheckQeIdentity(const ReportBody& qe, const QeIdentity& identity) {
   return std::nullopt;
 }
 
-// Step 10a: the QE's TCB level, the first whose ISVSVN the QE reaches.  -> tcb_level_not_found
+// Step 10 (TDX): the TDX module is Intel's. A module of major version TEE_TCB_SVN[1] > 0 is
+// described by the module identity "TDX_<major>" (found case-insensitively, as Intel's QVL does),
+// a major version 0 module by tdxModule.  -> tdx_module_identity_not_found, tdx_module_mismatch
+Step CheckTdxModule(const TdReportBody& td, const TcbInfo& tcb_info,
+                    const TdxModuleIdentity** identity) {
+  const uint8_t major = td.tee_tcb_svn[1];
+  const TdxModule* module = &tcb_info.tdx_module;
+  std::string described_by = "TCB Info tdxModule";
+  if (major > 0) {
+    const std::string wanted = absl::StrCat("TDX_", absl::Hex(major, absl::kZeroPad2));
+    for (const TdxModuleIdentity& candidate : tcb_info.tdx_module_identities) {
+      if (absl::EqualsIgnoreCase(candidate.id, wanted)) {
+        *identity = &candidate;
+        break;
+      }
+    }
+    if (*identity == nullptr) {
+      return Reject(ErrorCode::kTdxModuleIdentityNotFound,
+                    absl::StrCat("TDX module major version ", major,
+                                 " (TEE_TCB_SVN[1]) needs the "
+                                 "module identity ",
+                                 absl::AsciiStrToUpper(wanted),
+                                 ", which TCB "
+                                 "Info does not hold (",
+                                 tcb_info.tdx_module_identities.size(), " identities)"));
+    }
+    module = &(*identity)->module;
+    described_by = absl::StrCat("TDX module identity ", (*identity)->id);
+  }
+  if (td.mr_signer_seam != module->mrsigner) {
+    return Reject(ErrorCode::kTdxModuleMismatch,
+                  absl::StrCat("TD report MRSIGNERSEAM ", HexEncode(td.mr_signer_seam),
+                               " differs from the mrsigner of ", described_by, " ",
+                               HexEncode(module->mrsigner)));
+  }
+  for (size_t i = 0; i < td.seam_attributes.size(); ++i) {
+    if ((td.seam_attributes[i] & module->attributes_mask[i]) !=
+        (module->attributes[i] & module->attributes_mask[i])) {
+      return Reject(ErrorCode::kTdxModuleMismatch,
+                    absl::StrCat("TD report SEAMATTRIBUTES ", HexEncode(td.seam_attributes),
+                                 " do not match the attributes of ", described_by, " ",
+                                 HexEncode(module->attributes), " under mask ",
+                                 HexEncode(module->attributes_mask)));
+    }
+  }
+  // Intel's QVL requires SEAMATTRIBUTES to be zero whatever the mask says (no production module
+  // sets any); where the mask would let a bit through, follow Intel and refuse.
+  if (std::any_of(td.seam_attributes.begin(), td.seam_attributes.end(),
+                  [](uint8_t b) { return b != 0; })) {
+    return Reject(ErrorCode::kTdxModuleMismatch,
+                  absl::StrCat("TD report SEAMATTRIBUTES ", HexEncode(td.seam_attributes),
+                               " are not zero, which Intel's verification requires"));
+  }
+  return std::nullopt;
+}
+
+// Step 11a: the QE's TCB level, the first whose ISVSVN the QE reaches.  -> tcb_level_not_found
 Step SelectQeTcbLevel(const ReportBody& qe, const QeIdentity& identity,
                       const QeTcbLevel** selected) {
   for (const QeTcbLevel& level : identity.levels) {
@@ -628,7 +703,7 @@ Step SelectQeTcbLevel(const ReportBody& qe, const QeIdentity& identity,
                 absl::StrCat("QE ISVSVN ", qe.isv_svn, " is below every QE Identity TCB level"));
 }
 
-// Step 10b (SGX): the platform's TCB level, the first whose 16 SGX components and PCESVN the PCK
+// Step 11b (SGX): the platform's TCB level, the first whose 16 SGX components and PCESVN the PCK
 // certificate reaches.  -> tcb_level_not_found
 Step SelectSgxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck,
                        const TcbLevel** selected) {
@@ -647,18 +722,72 @@ Step SelectSgxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck,
                              ", PCESVN ", pck.pcesvn, ") is below every TCB Info level"));
 }
 
-// Step 11: the combined status; Revoked is a rejection.  -> tcb_revoked
-Step CheckCombinedStatus(TcbStatus platform, TcbStatus qe, TcbStatus* combined) {
-  *combined = CombineStatus(platform, qe);
+// Step 11b (TDX): as Intel's QVL selects TDX levels: the SGX components and PCESVN must reach
+// some level, and the level taken is the first that they reach *and* TEE_TCB_SVN reaches in its
+// tdxtcbcomponents. Bytes 0 and 1 (the module's ISVSVN and major version) take no part when the
+// major version is > 0: the module identity's levels judge the module then.
+// -> tcb_level_not_found
+Step SelectTdxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck, const TdReportBody& td,
+                       const TcbLevel** selected) {
+  const TcbLevel* sgx_level = nullptr;
+  if (Step rejected = SelectSgxTcbLevel(tcb_info, pck, &sgx_level)) {
+    return rejected;
+  }
+  const size_t first = td.tee_tcb_svn[1] > 0 ? 2 : 0;
+  for (const TcbLevel* level = sgx_level; level != tcb_info.levels.data() + tcb_info.levels.size();
+       ++level) {
+    bool fits = pck.pcesvn >= level->pcesvn;
+    for (size_t i = 0; fits && i < 16; ++i) {
+      fits = pck.tcb_components[i] >= level->components[i];
+    }
+    for (size_t i = first; fits && i < 16; ++i) {
+      fits = td.tee_tcb_svn[i] >= level->tdx_components[i];
+    }
+    if (fits) {
+      *selected = level;
+      return std::nullopt;
+    }
+  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("TDX TCB (TEE_TCB_SVN ", ComponentsText(td.tee_tcb_svn),
+                             ") is below the TDX components of every TCB Info level the platform's "
+                             "SGX TCB reaches"));
+}
+
+// Step 11c (TDX, major version > 0): the module's level in its identity, the first whose ISVSVN
+// TEE_TCB_SVN[0] reaches.  -> tcb_level_not_found
+Step SelectTdxModuleLevel(const TdReportBody& td, const TdxModuleIdentity& identity,
+                          const QeTcbLevel** selected) {
+  for (const QeTcbLevel& level : identity.levels) {
+    if (td.tee_tcb_svn[0] >= level.isvsvn) {
+      *selected = &level;
+      return std::nullopt;
+    }
+  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("TDX module ISVSVN ", td.tee_tcb_svn[0], " is below every level of ",
+                             identity.id));
+}
+
+// Step 12: the combined status; Revoked is a rejection. Intel's QVL converges the TDX module's
+// status into the platform's, then the QE's into that, by the same rule (CombineStatus).
+// -> tcb_revoked
+Step CheckCombinedStatus(TcbStatus platform, const QeTcbLevel* module, TcbStatus qe,
+                         TcbStatus* combined) {
+  const TcbStatus with_module = module ? CombineStatus(platform, module->status) : platform;
+  *combined = CombineStatus(with_module, qe);
   if (*combined == TcbStatus::kRevoked) {
-    return Reject(ErrorCode::kTcbRevoked,
-                  absl::StrCat("TCB is revoked (platform level ", TcbStatusName(platform),
-                               ", QE level ", TcbStatusName(qe), ")"));
+    return Reject(
+        ErrorCode::kTcbRevoked,
+        absl::StrCat(
+            "TCB is revoked (platform level ", TcbStatusName(platform),
+            module ? absl::StrCat(", TDX module level ", TcbStatusName(module->status)) : "",
+            ", QE level ", TcbStatusName(qe), ")"));
   }
   return std::nullopt;
 }
 
-// Step 12: every validity window holds at `options.at`; the first that does not is named. With
+// Step 13: every validity window holds at `options.at`; the first that does not is named. With
 // allow_expired_collateral that is a note in the verdict instead.  -> collateral_expired
 Step CheckValidityWindows(const Verifier::VerifiedChain& chain,
                           const Verifier::VerifiedCollateral& signed_collateral,
@@ -692,15 +821,31 @@ Verdict MakeVerdict(const Verifier::Context& context) {
   verdict.platform_tcb_status = context.platform_level->status;
   verdict.qe_tcb_status = context.qe_level->status;
   verdict.advisory_ids = context.platform_level->advisory_ids;
-  verdict.advisory_ids.insert(verdict.advisory_ids.end(), context.qe_level->advisory_ids.begin(),
-                              context.qe_level->advisory_ids.end());
+  for (const QeTcbLevel* level : {context.module_level, context.qe_level}) {
+    if (level != nullptr) {
+      verdict.advisory_ids.insert(verdict.advisory_ids.end(), level->advisory_ids.begin(),
+                                  level->advisory_ids.end());
+    }
+  }
   std::sort(verdict.advisory_ids.begin(), verdict.advisory_ids.end());
   verdict.advisory_ids.erase(std::unique(verdict.advisory_ids.begin(), verdict.advisory_ids.end()),
                              verdict.advisory_ids.end());
   verdict.collateral_expired = context.expired;
   verdict.quote_version = context.quote.header.version;
-  verdict.report = *context.quote.sgx_report;
+  if (context.quote.sgx_report) {
+    verdict.report = *context.quote.sgx_report;
+  }
   verdict.pck = context.chain->extension;
+  verdict.body_type = context.quote.body_type;
+  if (context.quote.td_report) {
+    verdict.tee = Tee::kTdx;
+    verdict.td_report = context.quote.td_report;
+    verdict.tdx_module_status =
+        context.module_level ? context.module_level->status : TcbStatus::kUpToDate;
+    if (context.module_identity != nullptr) {
+      verdict.tdx_module_identity = context.module_identity->id;
+    }
+  }
   return verdict;
 }
 
@@ -845,18 +990,32 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
   if (Step rejected = CheckSignedCollateral(signed_collateral)) return *std::move(rejected);
   const TcbInfo& tcb_info = signed_collateral.tcb_info;
   const QeIdentity& identity = signed_collateral.qe_identity;
-  if (Step rejected = CheckTcbInfoMatchesPlatform(tcb_info, chain.extension)) {
+  if (Step rejected = CheckTcbInfoMatchesPlatform(quote, tcb_info, chain.extension)) {
     return *std::move(rejected);
   }
-  if (Step rejected = CheckQeIdentity(quote.qe_report, identity)) return *std::move(rejected);
+  if (Step rejected = CheckQeIdentity(quote, identity)) return *std::move(rejected);
+  const TdReportBody* td = quote.td_report ? &*quote.td_report : nullptr;
+  if (td != nullptr) {
+    if (Step rejected = CheckTdxModule(*td, tcb_info, &context.module_identity)) {
+      return *std::move(rejected);
+    }
+  }
   if (Step rejected = SelectQeTcbLevel(quote.qe_report, identity, &context.qe_level)) {
     return *std::move(rejected);
   }
-  if (Step rejected = SelectSgxTcbLevel(tcb_info, chain.extension, &context.platform_level)) {
+  if (Step rejected =
+          td != nullptr ? SelectTdxTcbLevel(tcb_info, chain.extension, *td, &context.platform_level)
+                        : SelectSgxTcbLevel(tcb_info, chain.extension, &context.platform_level)) {
     return *std::move(rejected);
   }
-  if (Step rejected = CheckCombinedStatus(context.platform_level->status, context.qe_level->status,
-                                          &context.status)) {
+  if (context.module_identity != nullptr) {
+    if (Step rejected =
+            SelectTdxModuleLevel(*td, *context.module_identity, &context.module_level)) {
+      return *std::move(rejected);
+    }
+  }
+  if (Step rejected = CheckCombinedStatus(context.platform_level->status, context.module_level,
+                                          context.qe_level->status, &context.status)) {
     return *std::move(rejected);
   }
   if (Step rejected = CheckValidityWindows(chain, signed_collateral, options, &context.expired)) {

@@ -576,7 +576,15 @@ TEST_F(VerifierTest, RejectsSignedButMalformedTcbInfo) {
   ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "issueDate is missing");
   pki_.tcb_info_text_override.reset();
   pki_.tcb_info.id = "TDX";
-  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "only SGX");
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "tdxModule is missing");
+  pki_.tcb_info.id = "SEV";
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "only SGX and TDX");
+}
+
+TEST_F(VerifierTest, RejectsTdxTcbInfoForAnSgxQuote) {
+  pki_.UseTdx();
+  pki_.qe_identity.id = "QE";
+  ExpectRejected(Verify(), ErrorCode::kFmspcMismatch, "TDX TCB Info");
 }
 
 TEST_F(VerifierTest, RejectsTcbSigningCertificateRevokedByRootCrl) {
