@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "src/dcap/verifier_test_util.h"
 #include "src/testing/quote_builder.h"
 #include "src/testing/test_pki.h"
 
@@ -35,15 +36,6 @@ class VerifierTest : public ::testing::Test {
     return verifier.Verify(quote, collateral, options);
   }
   VerificationResult Verify() { return Verify(builder_.Build(), pki_.BuildCollateral()); }
-
-  static void ExpectRejected(const VerificationResult& result, ErrorCode code,
-                             absl::string_view message_part = "") {
-    ASSERT_FALSE(result.verified())
-        << "verified with status " << TcbStatusName(result.verdict().tcb_status);
-    EXPECT_EQ(ErrorCodeName(result.rejection().code), ErrorCodeName(code))
-        << result.rejection().message;
-    EXPECT_THAT(result.rejection().message, HasSubstr(std::string(message_part)));
-  }
 
   // Sets the platform's TCB levels: the PCK's own TCB at `status`, preceded by a higher level.
   void SetPlatformStatus(const std::string& status, std::vector<std::string> advisories = {}) {
