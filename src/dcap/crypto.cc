@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -131,6 +132,41 @@ bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_vi
 
 absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
                                                           absl::string_view what) {
+  return ParsePemCertificates(pem, what, KnownCertificate{});
+}
+
+std::string Base64(absl::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                   reinterpret_cast<const unsigned char*>(bytes.data()),
+                                   static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(size));
+  return out;
+}
+
+namespace {
+
+// Whether the base64 body of a PEM block (between its BEGIN and END lines), line breaks aside,
+// is exactly `base64`.
+bool PemBodyEquals(absl::string_view body, absl::string_view base64) {
+  size_t next = 0;
+  for (char c : body) {
+    if (c == '\n' || c == '\r') {
+      continue;
+    }
+    if (next == base64.size() || c != base64[next]) {
+      return false;
+    }
+    ++next;
+  }
+  return next == base64.size();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
+                                                          absl::string_view what,
+                                                          const KnownCertificate& known) {
   std::vector<X509Ptr> certs;
   constexpr absl::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   constexpr absl::string_view kEnd = "-----END CERTIFICATE-----";
@@ -150,6 +186,14 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": certificate ", certs.size() + 1, " is a PEM block of ", block.size(),
           " bytes, more than any certificate (at most ", kMaxPemCertificateSize, ")"));
+    }
+    if (known.cert != nullptr &&
+        PemBodyEquals(pem.substr(begin + kBegin.size(), end - begin - kBegin.size()),
+                      known.base64)) {
+      CN_CHECK(X509_up_ref(known.cert) == 1);
+      certs.push_back(X509Ptr(known.cert));
+      position = end + kEnd.size();
+      continue;
     }
     BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
     CN_CHECK(bio != nullptr);
@@ -220,6 +264,17 @@ std::string CertificateDer(X509* cert) {
 std::string PublicKeyDer(EVP_PKEY* key) {
   unsigned char* buffer = nullptr;
   const int size = i2d_PUBKEY(key, &buffer);
+  if (size <= 0) {
+    return "";
+  }
+  std::string der(reinterpret_cast<char*>(buffer), static_cast<size_t>(size));
+  OPENSSL_free(buffer);
+  return der;
+}
+
+std::string CertificateKeyDer(X509* cert) {
+  unsigned char* buffer = nullptr;
+  const int size = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &buffer);
   if (size <= 0) {
     return "";
   }

@@ -128,7 +128,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
                                            const TrustAnchor& anchor, absl::string_view what,
                                            std::vector<ValidityWindow>* windows) {
   const size_t count = certs.size();
-  const bool root_in_chain = anchor.HasKey(X509_get0_pubkey(certs[count - 1].get()));
+  const bool root_in_chain = anchor.IsKeyOf(certs[count - 1].get());
   const size_t below_root = root_in_chain ? count - 1 : count;
   if (below_root == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
@@ -140,7 +140,9 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
         absl::StrCat(what, " does not chain to the trusted root: it ends in a root certificate (",
                      Subject(last), ") whose key is not the trusted root's"));
   }
-  if (root_in_chain) {
+  // A root that is the anchor's own certificate, byte for byte, carries the anchor's own
+  // self-signature: checking it again proves nothing (and cost one ECDSA per chain).
+  if (root_in_chain && !anchor.IsCertificate(last)) {
     X509* root = last;
     if (X509_verify(root, anchor.public_key()) != 1) {
       ERR_clear_error();
@@ -152,7 +154,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
     X509* cert = certs[i].get();
     // The root may only end the chain: repeated in the middle, it would pass for the
     // intermediate CA (or the signer) and so be held to the wrong CRL and role.
-    if (anchor.HasKey(X509_get0_pubkey(cert))) {
+    if (anchor.IsKeyOf(cert)) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert),
                        ") carries the trusted root's key, but the root may only end the chain"));
@@ -237,15 +239,20 @@ absl::flat_hash_set<std::string> RevokedSerials(X509_CRL* crl) {
   return serials;
 }
 
-// Verifies one signed JSON document (TCB Info or QE Identity): its signing chain up to the
-// anchor, the signing certificate's revocation status, and the signature over the exact text.
-absl::Status VerifySignedText(absl::string_view chain_pem, absl::string_view text,
-                              absl::string_view signature, absl::string_view what,
-                              const TrustAnchor& anchor,
-                              const absl::flat_hash_set<std::string>& root_revoked,
-                              std::vector<ValidityWindow>* windows) {
+// A verified TCB signing certificate (shared between TCB Info and QE Identity when both name the
+// same chain, as Intel's collateral does).
+using SharedX509 = std::shared_ptr<X509>;
+
+// Verifies a signing chain (TCB Info or QE Identity) up to the anchor: one certificate issued by
+// the root itself, not a CA, not revoked by the root CA CRL. Returns the signing certificate and
+// adds the chain's validity windows.
+absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl::string_view what,
+                                              const TrustAnchor& anchor,
+                                              const absl::flat_hash_set<std::string>& root_revoked,
+                                              std::vector<ValidityWindow>* windows) {
   const std::string chain_name = absl::StrCat(what, " signing chain");
-  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ParsePemCertificates(chain_pem, chain_name));
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs,
+                   ParsePemCertificates(chain_pem, chain_name, anchor.known()));
   ASSIGN_OR_RETURN(size_t below_root, VerifyChainToAnchor(certs, anchor, chain_name, windows));
   X509* signer = certs[0].get();
   if (below_root != 1) {
@@ -262,29 +269,39 @@ absl::Status VerifySignedText(absl::string_view chain_pem, absl::string_view tex
                                                    Subject(signer), ", serial ", SerialHex(signer),
                                                    ") is revoked by the root CA CRL"));
   }
-  if (signature.size() != 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
-  }
-  if (!VerifyEcdsaSha256(X509_get0_pubkey(signer), text, signature)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " signature does not verify over its text with the key of ", Subject(signer)));
-  }
-  return absl::OkStatus();
+  return SharedX509(certs[0].release(), X509Deleter());
 }
 
-// VerifySignedText, then the parse of the verified text; the document's issueDate..nextUpdate
-// joins the windows. Any failure becomes a rejection with `code`.
+// Verifies one signed JSON document (TCB Info or QE Identity): its signing chain (unless
+// `*signer` already holds the verified signer of this same chain), then the signature over the
+// exact text, then the parse of the verified text; the document's issueDate..nextUpdate joins
+// the windows. Any failure becomes a rejection with `code`. Sets `*signer` once it verifies.
 template <typename Document, typename Parse>
 std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl::string_view text,
                                               absl::string_view signature, absl::string_view what,
                                               ErrorCode code, Parse parse,
                                               const TrustAnchor& anchor,
                                               const absl::flat_hash_set<std::string>& root_revoked,
-                                              Document* document,
+                                              SharedX509* signer, Document* document,
                                               std::vector<ValidityWindow>* windows) {
-  absl::Status status =
-      VerifySignedText(chain_pem, text, signature, what, anchor, root_revoked, windows);
+  absl::Status status;
+  if (*signer == nullptr) {
+    absl::StatusOr<SharedX509> verified =
+        VerifySigningChain(chain_pem, what, anchor, root_revoked, windows);
+    if (verified.ok()) {
+      *signer = *std::move(verified);
+    } else {
+      status = verified.status();
+    }
+  }
+  if (status.ok() && signature.size() != 64) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
+  }
+  if (status.ok() && !VerifyEcdsaSha256(X509_get0_pubkey(signer->get()), text, signature)) {
+    status = absl::InvalidArgumentError(absl::StrCat(
+        what, " signature does not verify over its text with the key of ", Subject(signer->get())));
+  }
   if (status.ok()) {
     absl::StatusOr<Document> parsed = parse(text);
     if (parsed.ok()) {
@@ -412,7 +429,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return cached;
   }
   auto chain = std::make_shared<VerifiedChain>();
-  absl::StatusOr<std::vector<X509Ptr>> certs = ParsePemCertificates(pem, "PCK chain");
+  absl::StatusOr<std::vector<X509Ptr>> certs =
+      ParsePemCertificates(pem, "PCK chain", anchor_.known());
   // Only chains that verify are kept: the rest are the sender's choice, any size and any
   // number of them, and keeping them would let hostile quotes pin memory (a bounded count of
   // unbounded entries). Rebuilding a failing chain costs its own sender the parse.
@@ -422,7 +440,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return chain;
   }
   chain->certs = *std::move(certs);
-  chain->leaf_key_der = PublicKeyDer(X509_get0_pubkey(chain->certs[0].get()));
+  chain->leaf_key_der = CertificateKeyDer(chain->certs[0].get());
   if (chain->leaf_key_der.empty()) {
     chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
                                 "PCK chain: the leaf certificate's key is unreadable");
@@ -452,7 +470,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
     chain->intermediate_subject = Subject(intermediate);
     chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));
-    chain->leaf_issuer_key_der = PublicKeyDer(X509_get0_pubkey(intermediate));
+    chain->leaf_issuer_key_der = CertificateKeyDer(intermediate);
     return absl::OkStatus();
   };
   if (absl::Status status = trust(); !status.ok()) {
@@ -502,14 +520,19 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
     result->pck_crl_error = Reject(ErrorCode::kInvalidCrl, std::string(status.message()));
   }
 
-  result->tcb_info_error =
-      VerifySignedDocument(parts.tcb_info_issuer_chain, parts.tcb_info, parts.tcb_info_signature,
-                           "TCB Info", ErrorCode::kInvalidTcbInfo, ParseTcbInfo, anchor_,
-                           result->root_revoked, &result->tcb_info, &result->tcb_info_windows);
+  SharedX509 tcb_info_signer;
+  result->tcb_info_error = VerifySignedDocument(
+      parts.tcb_info_issuer_chain, parts.tcb_info, parts.tcb_info_signature, "TCB Info",
+      ErrorCode::kInvalidTcbInfo, ParseTcbInfo, anchor_, result->root_revoked, &tcb_info_signer,
+      &result->tcb_info, &result->tcb_info_windows);
+  // Intel signs both documents with one TCB signing certificate and serves the same chain for
+  // both: verified once, it is not verified again (its windows are already among TCB Info's).
+  SharedX509 qe_identity_signer =
+      parts.qe_identity_issuer_chain == parts.tcb_info_issuer_chain ? tcb_info_signer : nullptr;
   result->qe_identity_error = VerifySignedDocument(
       parts.qe_identity_issuer_chain, parts.qe_identity, parts.qe_identity_signature, "QE Identity",
       ErrorCode::kInvalidQeIdentity, ParseQeIdentity, anchor_, result->root_revoked,
-      &result->qe_identity, &result->qe_identity_windows);
+      &qe_identity_signer, &result->qe_identity, &result->qe_identity_windows);
   return collaterals_.Insert(key, std::move(result));
 }
 

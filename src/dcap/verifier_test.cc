@@ -433,6 +433,36 @@ TEST_F(VerifierTest, RejectsChainToAnotherRoot) {
                  ErrorCode::kUntrustedPckChain, "does not chain to the trusted root");
 }
 
+TEST_F(VerifierTest, ChecksTheSelfSignatureOfARootThatIsNotTheAnchorsOwnCertificate) {
+  // The anchor's key and name, but signed with another key: only the anchor's own certificate,
+  // byte for byte, may skip the self-signature check.
+  dcap::EvpPkeyPtr other_key = testing::GenerateP256Key();
+  dcap::X509Ptr forged_root =
+      testing::IssueCertificate({.common_name = "Test SGX Root CA",
+                                 .subject_key = pki_.root_key(),
+                                 .issuer = pki_.root(),
+                                 .issuer_key = other_key.get(),
+                                 .serial = 99,
+                                 .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                 .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                 .is_ca = true});
+  builder_.certification_data = absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                                             testing::CertificatePem(pki_.intermediate()),
+                                             testing::CertificatePem(forged_root.get()));
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "self-signature does not verify");
+}
+
+TEST_F(VerifierTest, AcceptsTheAnchorsCertificateWithOtherPemLineBreaks) {
+  // Line breaks aside the base64 is the anchor's, so the anchor's parsed certificate serves.
+  std::string root_pem = pki_.RootPem();
+  root_pem.insert(root_pem.find('\n') + 1 + 10, "\n");
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                   testing::CertificatePem(pki_.intermediate()), root_pem);
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+}
+
 TEST_F(VerifierTest, RejectsChainWhoseLeafIsSignedByAnotherKeyUnderTheSameName) {
   // An attacker's CA with the intermediate's name: the name matches, the signature cannot.
   dcap::EvpPkeyPtr rogue_key = testing::GenerateP256Key();
