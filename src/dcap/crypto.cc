@@ -1,8 +1,10 @@
 #include "src/dcap/crypto.h"
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -24,12 +26,6 @@ using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 struct MdContextDeleter {
   void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
 };
-
-// SubjectPublicKeyInfo prefix of an uncompressed P-256 point: SEQUENCE { SEQUENCE { id-ecPublicKey,
-// prime256v1 }, BIT STRING { 0x04 ... } }.
-constexpr uint8_t kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                       0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                       0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
 
 // Appends a DER INTEGER holding the unsigned big-endian `value`.
 void AppendDerInteger(const uint8_t* value, size_t size, std::string* out) {
@@ -90,16 +86,26 @@ absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key has ", x_and_y.size(), " bytes, expected 64"));
   }
-  uint8_t spki[sizeof(kP256SpkiPrefix) + 64];
-  std::memcpy(spki, kP256SpkiPrefix, sizeof(kP256SpkiPrefix));
-  std::memcpy(spki + sizeof(kP256SpkiPrefix), x_and_y.data(), 64);
-  const unsigned char* cursor = spki;
-  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &cursor, sizeof(spki)));
-  if (key == nullptr) {
+  // Imported as parameters rather than decoded from a SubjectPublicKeyInfo: OpenSSL 3's decoder
+  // lookup cost more than the rest of the import. The import checks that the point lies on the
+  // curve, as the decoder did.
+  unsigned char point[65];
+  point[0] = 0x04;  // uncompressed
+  std::memcpy(point + 1, x_and_y.data(), 64);
+  char group[] = "prime256v1";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
+      OSSL_PARAM_construct_end()};
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+  EVP_PKEY* key = nullptr;
+  if (context == nullptr || EVP_PKEY_fromdata_init(context.get()) != 1 ||
+      EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
   }
-  return key;
+  return EvpPkeyPtr(key);
 }
 
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature) {

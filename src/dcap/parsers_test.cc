@@ -157,6 +157,21 @@ TEST(DerReaderTest, DecodesObjectIdentifiersAndIntegers) {
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x00\x01", 2), 255).ok());
 }
 
+TEST(P256KeyTest, ImportsPointsOnTheCurveAndRefusesOthers) {
+  EvpPkeyPtr generated = testing::GenerateP256Key();
+  const std::string raw = testing::RawPublicKey(generated.get());
+  absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(PublicKeyDer(key->get()), PublicKeyDer(generated.get()));
+  const std::string signature = testing::SignRaw(generated.get(), "message");
+  EXPECT_TRUE(VerifyEcdsaSha256(key->get(), "message", signature));
+  std::string off_curve = raw;
+  off_curve[63] = static_cast<char>(off_curve[63] ^ 1);
+  EXPECT_THAT(P256KeyFromRaw(off_curve).status().message(), HasSubstr("not a point on the curve"));
+  EXPECT_FALSE(P256KeyFromRaw(std::string(64, '\0')).ok());
+  EXPECT_THAT(P256KeyFromRaw(raw.substr(1)).status().message(), HasSubstr("63 bytes"));
+}
+
 TEST(PemTest, RefusesEncryptedBlocksWithoutAskingForAPassphrase) {
   // Left to its defaults, OpenSSL reads a passphrase from the terminal for an encrypted PEM
   // block: untrusted certification data could then block the verifier indefinitely.
