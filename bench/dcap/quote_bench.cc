@@ -19,16 +19,29 @@ namespace {
 
 constexpr int kDistinctQuotes = 256;
 
-// One known platform and many distinct quotes from it (different report bodies, each signed).
+enum class Kind { kSgx, kTdx };
+
+// One known platform and many distinct quotes from it (different report bodies, each signed):
+// SGX enclaves, or TDX TDs (v4 quotes, TDX collateral with a module identity).
 struct Platform {
-  Platform() : builder(pki), collateral(pki.BuildCollateral()) {
+  explicit Platform(Kind kind) : builder(pki), collateral(Prepare(kind, pki, builder)) {
     for (int i = 0; i < kDistinctQuotes; ++i) {
-      builder.enclave.report_data[0] = static_cast<uint8_t>(i);
-      builder.enclave.report_data[1] = static_cast<uint8_t>(i >> 8);
+      auto& report_data = kind == Kind::kTdx ? builder.td.report_data : builder.enclave.report_data;
+      report_data[0] = static_cast<uint8_t>(i);
+      report_data[1] = static_cast<uint8_t>(i >> 8);
       quotes.push_back(builder.Build());
     }
     options.at = testing::TestPkiDefaultAt();
   }
+  // Makes the PKI and builder TDX ones for kTdx (before the collateral is signed).
+  static Collateral Prepare(Kind kind, testing::TestPki& pki, testing::QuoteBuilder& builder) {
+    if (kind == Kind::kTdx) {
+      pki.UseTdx();
+      builder.UseTdx(4);
+    }
+    return pki.BuildCollateral();
+  }
+
   testing::TestPki pki;
   testing::QuoteBuilder builder;
   Collateral collateral;
@@ -36,13 +49,14 @@ struct Platform {
   VerifyOptions options;
 };
 
-Platform& SharedPlatform() {
-  static Platform* platform = new Platform();
-  return *platform;
+Platform& SharedPlatform(Kind kind = Kind::kSgx) {
+  static Platform* sgx = new Platform(Kind::kSgx);
+  static Platform* tdx = new Platform(Kind::kTdx);
+  return kind == Kind::kTdx ? *tdx : *sgx;
 }
 
-void BM_VerifyWarmDistinctQuotes(benchmark::State& state) {
-  Platform& platform = SharedPlatform();
+void VerifyWarmDistinctQuotes(benchmark::State& state, Kind kind) {
+  Platform& platform = SharedPlatform(kind);
   Verifier verifier(platform.pki.Anchor());
   CN_CHECK(verifier.Verify(platform.quotes[0], platform.collateral, platform.options).verified());
   size_t next = 0;
@@ -57,10 +71,17 @@ void BM_VerifyWarmDistinctQuotes(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+void BM_VerifyWarmDistinctQuotes(benchmark::State& state) {
+  VerifyWarmDistinctQuotes(state, Kind::kSgx);
+}
 BENCHMARK(BM_VerifyWarmDistinctQuotes);
+void BM_VerifyWarmDistinctTdxQuotes(benchmark::State& state) {
+  VerifyWarmDistinctQuotes(state, Kind::kTdx);
+}
+BENCHMARK(BM_VerifyWarmDistinctTdxQuotes);
 
-void BM_VerifyCold(benchmark::State& state) {
-  Platform& platform = SharedPlatform();
+void VerifyCold(benchmark::State& state, Kind kind) {
+  Platform& platform = SharedPlatform(kind);
   Verifier verifier(platform.pki.Anchor());
   for (auto _ : state) {
     verifier.ClearCaches();
@@ -69,7 +90,10 @@ void BM_VerifyCold(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+void BM_VerifyCold(benchmark::State& state) { VerifyCold(state, Kind::kSgx); }
 BENCHMARK(BM_VerifyCold)->Unit(benchmark::kMicrosecond);
+void BM_VerifyColdTdx(benchmark::State& state) { VerifyCold(state, Kind::kTdx); }
+BENCHMARK(BM_VerifyColdTdx)->Unit(benchmark::kMicrosecond);
 
 #ifdef CN_VECTORS_DIR
 std::string ReadVector(const std::string& relative) {
@@ -79,11 +103,11 @@ std::string ReadVector(const std::string& relative) {
   return content.str();
 }
 
-// The real Intel-signed quote and collateral (one quote, so every verification is warm).
-void BM_VerifyWarmRealSgxQuote(benchmark::State& state) {
-  const std::string quote = ReadVector("real-sgx/quote.bin");
+// A real Intel-signed quote and its collateral (one quote, so every verification is warm).
+void VerifyWarmRealQuote(benchmark::State& state, const std::string& folder) {
+  const std::string quote = ReadVector(folder + "/quote.bin");
   absl::StatusOr<Collateral> collateral =
-      Collateral::FromJson(ReadVector("real-sgx/collateral.json"));
+      Collateral::FromJson(ReadVector(folder + "/collateral.json"));
   if (!collateral.ok()) {
     state.SkipWithError("vectors not found");
     return;
@@ -99,7 +123,10 @@ void BM_VerifyWarmRealSgxQuote(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+void BM_VerifyWarmRealSgxQuote(benchmark::State& state) { VerifyWarmRealQuote(state, "real-sgx"); }
 BENCHMARK(BM_VerifyWarmRealSgxQuote);
+void BM_VerifyWarmRealTdxQuote(benchmark::State& state) { VerifyWarmRealQuote(state, "real-tdx"); }
+BENCHMARK(BM_VerifyWarmRealTdxQuote);
 #endif
 
 // The one signature check a warm verification cannot avoid, measured the same way.

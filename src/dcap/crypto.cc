@@ -1,7 +1,10 @@
 #include "src/dcap/crypto.h"
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -23,12 +26,6 @@ using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 struct MdContextDeleter {
   void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
 };
-
-// SubjectPublicKeyInfo prefix of an uncompressed P-256 point: SEQUENCE { SEQUENCE { id-ecPublicKey,
-// prime256v1 }, BIT STRING { 0x04 ... } }.
-constexpr uint8_t kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                       0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                       0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
 
 // Appends a DER INTEGER holding the unsigned big-endian `value`.
 void AppendDerInteger(const uint8_t* value, size_t size, std::string* out) {
@@ -89,16 +86,26 @@ absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key has ", x_and_y.size(), " bytes, expected 64"));
   }
-  uint8_t spki[sizeof(kP256SpkiPrefix) + 64];
-  std::memcpy(spki, kP256SpkiPrefix, sizeof(kP256SpkiPrefix));
-  std::memcpy(spki + sizeof(kP256SpkiPrefix), x_and_y.data(), 64);
-  const unsigned char* cursor = spki;
-  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &cursor, sizeof(spki)));
-  if (key == nullptr) {
+  // Imported as parameters rather than decoded from a SubjectPublicKeyInfo: OpenSSL 3's decoder
+  // lookup cost more than the rest of the import. The import checks that the point lies on the
+  // curve, as the decoder did.
+  unsigned char point[65];
+  point[0] = 0x04;  // uncompressed
+  std::memcpy(point + 1, x_and_y.data(), 64);
+  char group[] = "prime256v1";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
+      OSSL_PARAM_construct_end()};
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+  EVP_PKEY* key = nullptr;
+  if (context == nullptr || EVP_PKEY_fromdata_init(context.get()) != 1 ||
+      EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
   }
-  return key;
+  return EvpPkeyPtr(key);
 }
 
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature) {
@@ -131,6 +138,41 @@ bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_vi
 
 absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
                                                           absl::string_view what) {
+  return ParsePemCertificates(pem, what, KnownCertificate{});
+}
+
+std::string Base64(absl::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                   reinterpret_cast<const unsigned char*>(bytes.data()),
+                                   static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(size));
+  return out;
+}
+
+namespace {
+
+// Whether the base64 body of a PEM block (between its BEGIN and END lines), line breaks aside,
+// is exactly `base64`.
+bool PemBodyEquals(absl::string_view body, absl::string_view base64) {
+  size_t next = 0;
+  for (char c : body) {
+    if (c == '\n' || c == '\r') {
+      continue;
+    }
+    if (next == base64.size() || c != base64[next]) {
+      return false;
+    }
+    ++next;
+  }
+  return next == base64.size();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
+                                                          absl::string_view what,
+                                                          const KnownCertificate& known) {
   std::vector<X509Ptr> certs;
   constexpr absl::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   constexpr absl::string_view kEnd = "-----END CERTIFICATE-----";
@@ -150,6 +192,14 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
       return absl::InvalidArgumentError(absl::StrCat(
           what, ": certificate ", certs.size() + 1, " is a PEM block of ", block.size(),
           " bytes, more than any certificate (at most ", kMaxPemCertificateSize, ")"));
+    }
+    if (known.cert != nullptr &&
+        PemBodyEquals(pem.substr(begin + kBegin.size(), end - begin - kBegin.size()),
+                      known.base64)) {
+      CN_CHECK(X509_up_ref(known.cert) == 1);
+      certs.push_back(X509Ptr(known.cert));
+      position = end + kEnd.size();
+      continue;
     }
     BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
     CN_CHECK(bio != nullptr);
@@ -220,6 +270,17 @@ std::string CertificateDer(X509* cert) {
 std::string PublicKeyDer(EVP_PKEY* key) {
   unsigned char* buffer = nullptr;
   const int size = i2d_PUBKEY(key, &buffer);
+  if (size <= 0) {
+    return "";
+  }
+  std::string der(reinterpret_cast<char*>(buffer), static_cast<size_t>(size));
+  OPENSSL_free(buffer);
+  return der;
+}
+
+std::string CertificateKeyDer(X509* cert) {
+  unsigned char* buffer = nullptr;
+  const int size = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &buffer);
   if (size <= 0) {
     return "";
   }

@@ -73,6 +73,20 @@ inline constexpr size_t kMaxPemCertificateSize = size_t{1} << 20;
 // for a passphrase); `what` names the input in the message.
 absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
                                                           absl::string_view what);
+
+// A certificate already parsed (the trust anchor's), with the base64 of its DER (no line breaks).
+struct KnownCertificate {
+  X509* cert = nullptr;
+  absl::string_view base64;
+};
+// The same, except that a block whose base64 text is exactly `known`'s (the same DER bytes)
+// yields `known.cert` itself (one more reference) instead of another parse: decoding a
+// certificate costs OpenSSL 3 its key decoder lookup, and every Intel chain repeats the root.
+absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
+                                                          absl::string_view what,
+                                                          const KnownCertificate& known);
+// Base64 of bytes, without line breaks (KnownCertificate::base64).
+std::string Base64(absl::string_view bytes);
 absl::StatusOr<X509Ptr> ParseDerCertificate(absl::string_view der, absl::string_view what);
 // A certificate in PEM or DER, whichever the bytes are.
 absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem_or_der, absl::string_view what);
@@ -81,6 +95,10 @@ absl::StatusOr<X509CrlPtr> ParseDerCrl(absl::string_view der, absl::string_view 
 // DER encodings, for hashing and comparison.
 std::string CertificateDer(X509* cert);
 std::string PublicKeyDer(EVP_PKEY* key);
+// The certificate's SubjectPublicKeyInfo as it was parsed, re-encoded. The same bytes as
+// PublicKeyDer(X509_get0_pubkey(cert)) for a key in its usual form, without OpenSSL 3's encoder
+// lookup, which made key comparison a fifth of a cold verification.
+std::string CertificateKeyDer(X509* cert);
 
 // ASN1_TIME as absl::Time. InvalidArgument for times OpenSSL cannot interpret.
 absl::StatusOr<absl::Time> ToTime(const ASN1_TIME* time);

@@ -94,8 +94,10 @@ TEST_F(QuoteParserTest, RejectsSignatureDataWithUnaccountedBytes) {
 
 TEST_F(QuoteParserTest, RejectsUnknownVersionAndTeeType) {
   std::string bytes = builder_.Build();
-  bytes[0] = 5;
-  EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("version 5"));
+  bytes[0] = 6;
+  EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("version 6"));
+  bytes[0] = 2;
+  EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("version 2"));
   bytes[0] = 3;
   bytes[4] = 0x42;
   EXPECT_THAT(ParseQuote(bytes).status().message(), HasSubstr("TEE type 0x42"));
@@ -153,6 +155,21 @@ TEST(DerReaderTest, DecodesObjectIdentifiersAndIntegers) {
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x01\x00", 2), 255).ok());
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x80", 1), 255).ok());
   EXPECT_FALSE(DecodeUnsignedInteger(std::string("\x00\x01", 2), 255).ok());
+}
+
+TEST(P256KeyTest, ImportsPointsOnTheCurveAndRefusesOthers) {
+  EvpPkeyPtr generated = testing::GenerateP256Key();
+  const std::string raw = testing::RawPublicKey(generated.get());
+  absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(PublicKeyDer(key->get()), PublicKeyDer(generated.get()));
+  const std::string signature = testing::SignRaw(generated.get(), "message");
+  EXPECT_TRUE(VerifyEcdsaSha256(key->get(), "message", signature));
+  std::string off_curve = raw;
+  off_curve[63] = static_cast<char>(off_curve[63] ^ 1);
+  EXPECT_THAT(P256KeyFromRaw(off_curve).status().message(), HasSubstr("not a point on the curve"));
+  EXPECT_FALSE(P256KeyFromRaw(std::string(64, '\0')).ok());
+  EXPECT_THAT(P256KeyFromRaw(raw.substr(1)).status().message(), HasSubstr("63 bytes"));
 }
 
 TEST(PemTest, RefusesEncryptedBlocksWithoutAskingForAPassphrase) {

@@ -25,17 +25,80 @@ absl::StatusOr<ReportBody> ReadReportBody(ByteReader& reader) {
   return body;
 }
 
-absl::StatusOr<TdReportBody> ReadTdReportBody(ByteReader& reader) {
+absl::StatusOr<TdReportBody> ReadTdReportBody(ByteReader& reader, bool td15) {
   TdReportBody body;
   ASSIGN_OR_RETURN(body.tee_tcb_svn, reader.ReadArray<16>("TEE_TCB_SVN"));
-  // MRSEAM, MRSIGNERSEAM, SEAMATTRIBUTES, TDATTRIBUTES, XFAM.
-  RETURN_IF_ERROR(
-      reader.ReadBytes("SEAM measurements and attributes", 48 + 48 + 8 + 8 + 8).status());
+  ASSIGN_OR_RETURN(body.mr_seam, reader.ReadArray<48>("MRSEAM"));
+  ASSIGN_OR_RETURN(body.mr_signer_seam, reader.ReadArray<48>("MRSIGNERSEAM"));
+  ASSIGN_OR_RETURN(body.seam_attributes, reader.ReadArray<8>("SEAMATTRIBUTES"));
+  ASSIGN_OR_RETURN(body.td_attributes, reader.ReadArray<8>("TDATTRIBUTES"));
+  ASSIGN_OR_RETURN(body.xfam, reader.ReadArray<8>("XFAM"));
   ASSIGN_OR_RETURN(body.mr_td, reader.ReadArray<48>("MRTD"));
-  // MRCONFIGID, MROWNER, MROWNERCONFIG, RTMR0..3.
-  RETURN_IF_ERROR(reader.ReadBytes("configuration and runtime measurements", 48 * 7).status());
+  ASSIGN_OR_RETURN(body.mr_config_id, reader.ReadArray<48>("MRCONFIGID"));
+  ASSIGN_OR_RETURN(body.mr_owner, reader.ReadArray<48>("MROWNER"));
+  ASSIGN_OR_RETURN(body.mr_owner_config, reader.ReadArray<48>("MROWNERCONFIG"));
+  static constexpr absl::string_view kRtmrNames[4] = {"RTMR0", "RTMR1", "RTMR2", "RTMR3"};
+  for (size_t i = 0; i < 4; ++i) {
+    ASSIGN_OR_RETURN(body.rtmr[i], reader.ReadArray<48>(kRtmrNames[i]));
+  }
   ASSIGN_OR_RETURN(body.report_data, reader.ReadArray<64>("REPORTDATA"));
+  if (td15) {
+    ASSIGN_OR_RETURN(body.tee_tcb_svn2, reader.ReadArray<16>("TEE_TCB_SVN2"));
+    ASSIGN_OR_RETURN(body.mr_service_td, reader.ReadArray<48>("MRSERVICETD"));
+  }
   return body;
+}
+
+// The size a body type has, or 0 for a type that does not exist.
+size_t BodySize(uint16_t body_type) {
+  switch (body_type) {
+    case kBodyTypeSgx:
+      return kSgxReportBodySize;
+    case kBodyTypeTdReport10:
+      return kTdReportBodySize;
+    case kBodyTypeTdReport15:
+      return kTdReport15BodySize;
+    default:
+      return 0;
+  }
+}
+
+// The report body after the header: implied by the TEE type (v3, v4) or described (v5).
+absl::Status ReadBody(ByteReader& reader, Quote* quote) {
+  const QuoteHeader& header = quote->header;
+  const bool tdx = header.tee_type == kTeeTypeTdx;
+  if (header.version < 5) {
+    if (tdx && header.version != 4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("quote header: TDX quotes of version ", header.version, " do not exist"));
+    }
+    quote->body_type = tdx ? kBodyTypeTdReport10 : kBodyTypeSgx;
+  } else {
+    ASSIGN_OR_RETURN(quote->body_type, reader.ReadU16("body type"));
+    ASSIGN_OR_RETURN(uint32_t body_size, reader.ReadU32("body size"));
+    const size_t expected = BodySize(quote->body_type);
+    if (expected == 0) {
+      return reader.Error(absl::StrCat("body type ", quote->body_type,
+                                       " is unknown (1 SGX report, 2 TD report 1.0, 3 TD 1.5)"));
+    }
+    if (tdx == (quote->body_type == kBodyTypeSgx)) {
+      return reader.Error(absl::StrCat("body type ", quote->body_type, " does not belong to TEE ",
+                                       tdx ? "TDX" : "SGX"));
+    }
+    if (body_size != expected) {
+      return reader.Error(absl::StrCat("body size ", body_size, " is not ", expected,
+                                       " (the size of body type ", quote->body_type, ")"));
+    }
+  }
+  // The fields are read from the quote's own reader (a v5 size was checked against its type
+  // above), so a short quote names the field that runs past its end.
+  if (tdx) {
+    ASSIGN_OR_RETURN(quote->td_report,
+                     ReadTdReportBody(reader, quote->body_type == kBodyTypeTdReport15));
+  } else {
+    ASSIGN_OR_RETURN(quote->sgx_report, ReadReportBody(reader));
+  }
+  return absl::OkStatus();
 }
 
 // QE report, its signature, QE auth data and the certification data that follows them: the same
@@ -70,9 +133,9 @@ absl::StatusOr<Quote> ParseQuote(absl::string_view bytes) {
   Quote quote;
   QuoteHeader& header = quote.header;
   ASSIGN_OR_RETURN(header.version, reader.ReadU16("header version"));
-  if (header.version != 3 && header.version != 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quote header: version ", header.version, " is not supported (only 3 and 4)"));
+  if (header.version < 3 || header.version > 5) {
+    return absl::InvalidArgumentError(absl::StrCat("quote header: version ", header.version,
+                                                   " is not supported (only 3, 4 and 5)"));
   }
   ASSIGN_OR_RETURN(header.attestation_key_type, reader.ReadU16("header attestation key type"));
   ASSIGN_OR_RETURN(header.tee_type, reader.ReadU32("header TEE type"));
@@ -80,19 +143,12 @@ absl::StatusOr<Quote> ParseQuote(absl::string_view bytes) {
   ASSIGN_OR_RETURN(header.pce_svn, reader.ReadU16("header PCE SVN"));
   ASSIGN_OR_RETURN(header.qe_vendor_id, reader.ReadArray<16>("header QE vendor ID"));
   ASSIGN_OR_RETURN(header.user_data, reader.ReadArray<20>("header user data"));
-  if (header.tee_type == kTeeTypeSgx) {
-    ASSIGN_OR_RETURN(quote.sgx_report, ReadReportBody(reader));
-  } else if (header.tee_type == kTeeTypeTdx) {
-    if (header.version != 4) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("quote header: TDX quotes of version ", header.version, " do not exist"));
-    }
-    ASSIGN_OR_RETURN(quote.td_report, ReadTdReportBody(reader));
-  } else {
+  if (header.tee_type != kTeeTypeSgx && header.tee_type != kTeeTypeTdx) {
     return absl::InvalidArgumentError(absl::StrCat("quote header: TEE type 0x",
                                                    absl::Hex(header.tee_type),
                                                    " is neither SGX (0) nor TDX (0x81)"));
   }
+  RETURN_IF_ERROR(ReadBody(reader, &quote));
   quote.signed_bytes = bytes.substr(0, reader.offset());
 
   ASSIGN_OR_RETURN(uint32_t signature_size, reader.ReadU32("signature data size"));
@@ -105,8 +161,8 @@ absl::StatusOr<Quote> ParseQuote(absl::string_view bytes) {
   } else {
     ASSIGN_OR_RETURN(uint16_t outer_type, signature.ReadU16("certification data type"));
     if (outer_type != kCertificationDataQeReport) {
-      return signature.Error(absl::StrCat("v4 certification data type ", outer_type,
-                                          " is not 6 (QE report certification data)"));
+      return signature.Error(absl::StrCat("v", header.version, " certification data type ",
+                                          outer_type, " is not 6 (QE report certification data)"));
     }
     ASSIGN_OR_RETURN(uint32_t outer_size, signature.ReadU32("certification data size"));
     ASSIGN_OR_RETURN(ByteReader inner,

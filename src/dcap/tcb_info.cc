@@ -148,7 +148,61 @@ absl::StatusOr<Fields> Element(const Json& array, size_t index, const std::strin
   return Fields(value, element_path);
 }
 
-absl::StatusOr<TcbLevel> ParseTcbLevel(const Fields& level, int version) {
+// The 16 {"svn": n} objects of a v3 level's sgxtcbcomponents or tdxtcbcomponents.
+absl::StatusOr<std::array<uint8_t, 16>> Components(const Fields& tcb, absl::string_view key) {
+  ASSIGN_OR_RETURN(const Json* components, tcb.Array(key));
+  const std::string path = absl::StrCat(tcb.path(), ".", key);
+  if (components->size() != 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " has ", components->size(), " entries, expected 16"));
+  }
+  std::array<uint8_t, 16> out{};
+  for (size_t i = 0; i < 16; ++i) {
+    ASSIGN_OR_RETURN(Fields component, Element(*components, i, path));
+    ASSIGN_OR_RETURN(int64_t svn, component.Integer("svn", 0, 255));
+    out[i] = static_cast<uint8_t>(svn);
+  }
+  return out;
+}
+
+// A non-empty tcbLevels array of {"tcb": {"isvsvn"}, "tcbStatus", "advisoryIDs"?} whose statuses
+// are those an ISVSVN level may have (QE Identity, TDX module identities).
+absl::StatusOr<std::vector<QeTcbLevel>> ParseIsvLevels(const Fields& fields) {
+  ASSIGN_OR_RETURN(const Json* levels, fields.Array("tcbLevels"));
+  const std::string path = absl::StrCat(fields.path(), ".tcbLevels");
+  if (levels->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
+  }
+  std::vector<QeTcbLevel> out;
+  for (size_t i = 0; i < levels->size(); ++i) {
+    ASSIGN_OR_RETURN(Fields level, Element(*levels, i, path));
+    QeTcbLevel parsed;
+    ASSIGN_OR_RETURN(Fields tcb, level.Object("tcb"));
+    ASSIGN_OR_RETURN(int64_t isvsvn, tcb.Integer("isvsvn", 0, 65535));
+    parsed.isvsvn = static_cast<uint16_t>(isvsvn);
+    ASSIGN_OR_RETURN(parsed.status, level.Status("tcbStatus"));
+    if (parsed.status != TcbStatus::kUpToDate && parsed.status != TcbStatus::kOutOfDate &&
+        parsed.status != TcbStatus::kRevoked) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(level.path(), ".tcbStatus ", TcbStatusName(parsed.status),
+                       " is not an ISVSVN level status (UpToDate, OutOfDate or Revoked)"));
+    }
+    ASSIGN_OR_RETURN(parsed.advisory_ids, level.Advisories("advisoryIDs"));
+    out.push_back(std::move(parsed));
+  }
+  return out;
+}
+
+// tdxModule, or one entry of tdxModuleIdentities: mrsigner (48), attributes and mask (8 each).
+absl::StatusOr<TdxModule> ParseTdxModule(const Fields& fields) {
+  TdxModule out;
+  ASSIGN_OR_RETURN(out.mrsigner, fields.HexBytes<48>("mrsigner"));
+  ASSIGN_OR_RETURN(out.attributes, fields.HexBytes<8>("attributes"));
+  ASSIGN_OR_RETURN(out.attributes_mask, fields.HexBytes<8>("attributesMask"));
+  return out;
+}
+
+absl::StatusOr<TcbLevel> ParseTcbLevel(const Fields& level, int version, bool tdx) {
   TcbLevel out;
   ASSIGN_OR_RETURN(Fields tcb, level.Object("tcb"));
   if (version == 2) {
@@ -158,17 +212,10 @@ absl::StatusOr<TcbLevel> ParseTcbLevel(const Fields& level, int version) {
       out.components[i] = static_cast<uint8_t>(svn);
     }
   } else {
-    ASSIGN_OR_RETURN(const Json* components, tcb.Array("sgxtcbcomponents"));
-    const std::string path = absl::StrCat(tcb.path(), ".sgxtcbcomponents");
-    if (components->size() != 16) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " has ", components->size(), " entries, expected 16"));
-    }
-    for (size_t i = 0; i < 16; ++i) {
-      ASSIGN_OR_RETURN(Fields component, Element(*components, i, path));
-      ASSIGN_OR_RETURN(int64_t svn, component.Integer("svn", 0, 255));
-      out.components[i] = static_cast<uint8_t>(svn);
-    }
+    ASSIGN_OR_RETURN(out.components, Components(tcb, "sgxtcbcomponents"));
+  }
+  if (tdx) {
+    ASSIGN_OR_RETURN(out.tdx_components, Components(tcb, "tdxtcbcomponents"));
   }
   ASSIGN_OR_RETURN(int64_t pcesvn, tcb.Integer("pcesvn", 0, 65535));
   out.pcesvn = static_cast<uint16_t>(pcesvn);
@@ -222,10 +269,10 @@ absl::StatusOr<TcbInfo> ParseTcbInfo(absl::string_view json_text) {
   }
   out.version = static_cast<int>(version);
   if (version == 3) {
-    ASSIGN_OR_RETURN(std::string id, fields.String("id"));
-    if (id != "SGX") {
+    ASSIGN_OR_RETURN(out.id, fields.String("id"));
+    if (out.id != "SGX" && out.id != "TDX") {
       return absl::InvalidArgumentError(
-          absl::StrCat("tcbInfo.id is \"", id, "\": only SGX TCB Info is supported"));
+          absl::StrCat("tcbInfo.id is \"", out.id, "\": only SGX and TDX TCB Info exist"));
     }
   }
   ASSIGN_OR_RETURN(out.issue_date, fields.Time("issueDate"));
@@ -239,13 +286,28 @@ absl::StatusOr<TcbInfo> ParseTcbInfo(absl::string_view json_text) {
   }
   ASSIGN_OR_RETURN(int64_t evaluation, fields.Integer("tcbEvaluationDataNumber", 0, 1 << 30));
   out.tcb_evaluation_data_number = static_cast<int>(evaluation);
+  if (out.is_tdx()) {
+    ASSIGN_OR_RETURN(Fields module, fields.Object("tdxModule"));
+    ASSIGN_OR_RETURN(out.tdx_module, ParseTdxModule(module));
+    if (fields.Has("tdxModuleIdentities")) {
+      ASSIGN_OR_RETURN(const Json* identities, fields.Array("tdxModuleIdentities"));
+      for (size_t i = 0; i < identities->size(); ++i) {
+        ASSIGN_OR_RETURN(Fields entry, Element(*identities, i, "tcbInfo.tdxModuleIdentities"));
+        TdxModuleIdentity identity;
+        ASSIGN_OR_RETURN(identity.id, entry.String("id"));
+        ASSIGN_OR_RETURN(identity.module, ParseTdxModule(entry));
+        ASSIGN_OR_RETURN(identity.levels, ParseIsvLevels(entry));
+        out.tdx_module_identities.push_back(std::move(identity));
+      }
+    }
+  }
   ASSIGN_OR_RETURN(const Json* levels, fields.Array("tcbLevels"));
   if (levels->empty()) {
     return absl::InvalidArgumentError("tcbInfo.tcbLevels is empty");
   }
   for (size_t i = 0; i < levels->size(); ++i) {
     ASSIGN_OR_RETURN(Fields level, Element(*levels, i, "tcbInfo.tcbLevels"));
-    ASSIGN_OR_RETURN(TcbLevel parsed, ParseTcbLevel(level, out.version));
+    ASSIGN_OR_RETURN(TcbLevel parsed, ParseTcbLevel(level, out.version, out.is_tdx()));
     out.levels.push_back(std::move(parsed));
   }
   return out;
@@ -277,26 +339,7 @@ absl::StatusOr<QeIdentity> ParseQeIdentity(absl::string_view json_text) {
   ASSIGN_OR_RETURN(out.mrsigner, fields.HexBytes<32>("mrsigner"));
   ASSIGN_OR_RETURN(int64_t isvprodid, fields.Integer("isvprodid", 0, 65535));
   out.isvprodid = static_cast<uint16_t>(isvprodid);
-  ASSIGN_OR_RETURN(const Json* levels, fields.Array("tcbLevels"));
-  if (levels->empty()) {
-    return absl::InvalidArgumentError("enclaveIdentity.tcbLevels is empty");
-  }
-  for (size_t i = 0; i < levels->size(); ++i) {
-    ASSIGN_OR_RETURN(Fields level, Element(*levels, i, "enclaveIdentity.tcbLevels"));
-    QeTcbLevel parsed;
-    ASSIGN_OR_RETURN(Fields tcb, level.Object("tcb"));
-    ASSIGN_OR_RETURN(int64_t isvsvn, tcb.Integer("isvsvn", 0, 65535));
-    parsed.isvsvn = static_cast<uint16_t>(isvsvn);
-    ASSIGN_OR_RETURN(parsed.status, level.Status("tcbStatus"));
-    if (parsed.status != TcbStatus::kUpToDate && parsed.status != TcbStatus::kOutOfDate &&
-        parsed.status != TcbStatus::kRevoked) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(level.path(), ".tcbStatus ", TcbStatusName(parsed.status),
-                       " is not a QE status (UpToDate, OutOfDate or Revoked)"));
-    }
-    ASSIGN_OR_RETURN(parsed.advisory_ids, level.Advisories("advisoryIDs"));
-    out.levels.push_back(std::move(parsed));
-  }
+  ASSIGN_OR_RETURN(out.levels, ParseIsvLevels(fields));
   return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
-// The signed TCB collateral: TCB Info (versions 2 and 3) and QE Identity (version 2), parsed from
+// The signed TCB collateral: TCB Info (versions 2 and 3; v3 for SGX or TDX) and QE Identity
+// (version 2, the SGX QE's or the TD QE's), parsed from
 // the exact JSON text that Intel signed. Parsing does not check the signature (verifier.h does,
 // over these same bytes, before trusting anything parsed here); it checks that every field the
 // verdict depends on is present, of the right type and range, and names the one that is not.
@@ -35,30 +36,54 @@ struct TcbLevel {
   uint16_t pcesvn = 0;
   TcbStatus status = TcbStatus::kUpToDate;
   std::vector<std::string> advisory_ids;
+  std::array<uint8_t, 16> tdx_components{};  // TDX TCB Info only (tdxtcbcomponents)
+};
+
+// A level chosen by one ISVSVN: the QE's in QE Identity, the TDX module's in a module identity.
+struct QeTcbLevel {
+  uint16_t isvsvn = 0;
+  TcbStatus status = TcbStatus::kUpToDate;  // UpToDate, OutOfDate or Revoked
+  std::vector<std::string> advisory_ids;
+};
+
+// TDX TCB Info's `tdxModule`: what MRSIGNERSEAM and SEAMATTRIBUTES of the TD report must be.
+struct TdxModule {
+  std::array<uint8_t, 48> mrsigner{};
+  std::array<uint8_t, 8> attributes{};
+  std::array<uint8_t, 8> attributes_mask{};
+};
+
+// One entry of `tdxModuleIdentities`: the module of one major version ("TDX_01"), with TCB
+// levels by the module's ISVSVN.
+struct TdxModuleIdentity {
+  std::string id;
+  TdxModule module;
+  std::vector<QeTcbLevel> levels;  // best first
 };
 
 struct TcbInfo {
   int version = 0;  // 2 or 3
+  std::string id;   // "SGX" or "TDX" (v3); empty for v2, which is SGX
   absl::Time issue_date;
   absl::Time next_update;
   std::array<uint8_t, 6> fmspc{};
   std::array<uint8_t, 2> pce_id{};
   int tcb_evaluation_data_number = 0;
   std::vector<TcbLevel> levels;  // in Intel's order: best first
+  // TDX only: tdxModule (required) and tdxModuleIdentities (may be absent: TDX 1.0 modules).
+  TdxModule tdx_module;
+  std::vector<TdxModuleIdentity> tdx_module_identities;
+
+  bool is_tdx() const { return id == "TDX"; }
 };
 
-// Parses the inner `tcbInfo` object. Accepts id "SGX" (v3) or no id (v2); rejects TDX TCB Info
-// (not verified yet), unknown versions and TCB types other than 0.
+// Parses the inner `tcbInfo` object. Accepts id "SGX" or "TDX" (v3) or no id (v2, SGX); for TDX
+// requires tdxModule and 16 tdxtcbcomponents in every level; rejects unknown versions and ids
+// and TCB types other than 0.
 absl::StatusOr<TcbInfo> ParseTcbInfo(absl::string_view json_text);
 
-struct QeTcbLevel {
-  uint16_t isvsvn = 0;
-  TcbStatus status = TcbStatus::kUpToDate;
-  std::vector<std::string> advisory_ids;
-};
-
 struct QeIdentity {
-  std::string id;  // "QE", or another enclave's ("QVE", "TD_QE") which the verifier refuses
+  std::string id;  // "QE" (SGX), "TD_QE" (TDX), or another enclave's ("QVE"): refused
   int version = 0;
   absl::Time issue_date;
   absl::Time next_update;

@@ -8,7 +8,8 @@ namespace cn::dcap {
 
 TrustAnchor::TrustAnchor(std::shared_ptr<X509> certificate)
     : certificate_(std::move(certificate)),
-      public_key_der_(PublicKeyDer(X509_get0_pubkey(certificate_.get()))) {}
+      public_key_der_(PublicKeyDer(X509_get0_pubkey(certificate_.get()))),
+      base64_(Base64(CertificateDer(certificate_.get()))) {}
 
 TrustAnchor TrustAnchor::IntelSgxRoot() {
   absl::StatusOr<X509Ptr> cert = ParseDerCertificate(
@@ -31,6 +32,12 @@ absl::StatusOr<TrustAnchor> TrustAnchor::FromCertificate(absl::string_view pem_o
 
 bool TrustAnchor::HasKey(EVP_PKEY* key) const {
   return key != nullptr && PublicKeyDer(key) == public_key_der_;
+}
+
+bool TrustAnchor::IsKeyOf(X509* cert) const { return CertificateKeyDer(cert) == public_key_der_; }
+
+bool TrustAnchor::IsCertificate(X509* cert) const {
+  return X509_cmp(cert, certificate_.get()) == 0;
 }
 
 }  // namespace cn::dcap

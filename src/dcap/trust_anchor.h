@@ -33,12 +33,19 @@ class TrustAnchor {
   // DER SubjectPublicKeyInfo of the root key: what matching compares.
   const std::string& public_key_der() const { return public_key_der_; }
   bool HasKey(EVP_PKEY* key) const;
+  // Whether `cert` carries the root key (by its SubjectPublicKeyInfo; cheaper than HasKey).
+  bool IsKeyOf(X509* cert) const;
+  // Whether `cert` is byte for byte the anchor's own certificate.
+  bool IsCertificate(X509* cert) const;
+  // The anchor's certificate for ParsePemCertificates to reuse when a chain repeats it.
+  KnownCertificate known() const { return KnownCertificate{certificate_.get(), base64_}; }
 
  private:
   explicit TrustAnchor(std::shared_ptr<X509> certificate);
 
   std::shared_ptr<X509> certificate_;
   std::string public_key_der_;
+  std::string base64_;  // of the certificate's DER
 };
 
 }  // namespace cn::dcap

@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/common/status_macros.h"
@@ -59,6 +61,27 @@ struct Verifier::VerifiedCollateral {
   std::vector<ValidityWindow> qe_identity_windows;
 };
 
+// What one verification has established so far: each step reads what the steps before it set,
+// and sets what it establishes. Pointers point into the quote, the caches' shared entries (held
+// here) or the collateral, all of which outlive the verification.
+struct Verifier::Context {
+  Context(const Quote& quote_in, const Collateral& collateral_in, const VerifyOptions& options_in)
+      : quote(quote_in), collateral(collateral_in), options(options_in) {}
+
+  const Quote& quote;
+  const Collateral& collateral;
+  const VerifyOptions& options;
+  std::string raw_attestation_key;                     // step 2
+  std::shared_ptr<const VerifiedChain> chain;          // step 4
+  std::shared_ptr<const VerifiedCollateral> verified;  // step 6
+  const TdxModuleIdentity* module_identity = nullptr;  // step 10 (TDX, major version > 0)
+  const QeTcbLevel* qe_level = nullptr;                // step 11
+  const TcbLevel* platform_level = nullptr;            // step 11
+  const QeTcbLevel* module_level = nullptr;            // step 11 (TDX, major version > 0)
+  TcbStatus status = TcbStatus::kUpToDate;             // step 12
+  bool expired = false;                                // step 13
+};
+
 namespace {
 
 Rejection Reject(ErrorCode code, std::string message) {
@@ -105,7 +128,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
                                            const TrustAnchor& anchor, absl::string_view what,
                                            std::vector<ValidityWindow>* windows) {
   const size_t count = certs.size();
-  const bool root_in_chain = anchor.HasKey(X509_get0_pubkey(certs[count - 1].get()));
+  const bool root_in_chain = anchor.IsKeyOf(certs[count - 1].get());
   const size_t below_root = root_in_chain ? count - 1 : count;
   if (below_root == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
@@ -117,7 +140,9 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
         absl::StrCat(what, " does not chain to the trusted root: it ends in a root certificate (",
                      Subject(last), ") whose key is not the trusted root's"));
   }
-  if (root_in_chain) {
+  // A root that is the anchor's own certificate, byte for byte, carries the anchor's own
+  // self-signature: checking it again proves nothing (and cost one ECDSA per chain).
+  if (root_in_chain && !anchor.IsCertificate(last)) {
     X509* root = last;
     if (X509_verify(root, anchor.public_key()) != 1) {
       ERR_clear_error();
@@ -129,7 +154,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
     X509* cert = certs[i].get();
     // The root may only end the chain: repeated in the middle, it would pass for the
     // intermediate CA (or the signer) and so be held to the wrong CRL and role.
-    if (anchor.HasKey(X509_get0_pubkey(cert))) {
+    if (anchor.IsKeyOf(cert)) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert),
                        ") carries the trusted root's key, but the root may only end the chain"));
@@ -214,15 +239,20 @@ absl::flat_hash_set<std::string> RevokedSerials(X509_CRL* crl) {
   return serials;
 }
 
-// Verifies one signed JSON document (TCB Info or QE Identity): its signing chain up to the
-// anchor, the signing certificate's revocation status, and the signature over the exact text.
-absl::Status VerifySignedText(absl::string_view chain_pem, absl::string_view text,
-                              absl::string_view signature, absl::string_view what,
-                              const TrustAnchor& anchor,
-                              const absl::flat_hash_set<std::string>& root_revoked,
-                              std::vector<ValidityWindow>* windows) {
+// A verified TCB signing certificate (shared between TCB Info and QE Identity when both name the
+// same chain, as Intel's collateral does).
+using SharedX509 = std::shared_ptr<X509>;
+
+// Verifies a signing chain (TCB Info or QE Identity) up to the anchor: one certificate issued by
+// the root itself, not a CA, not revoked by the root CA CRL. Returns the signing certificate and
+// adds the chain's validity windows.
+absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl::string_view what,
+                                              const TrustAnchor& anchor,
+                                              const absl::flat_hash_set<std::string>& root_revoked,
+                                              std::vector<ValidityWindow>* windows) {
   const std::string chain_name = absl::StrCat(what, " signing chain");
-  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ParsePemCertificates(chain_pem, chain_name));
+  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs,
+                   ParsePemCertificates(chain_pem, chain_name, anchor.known()));
   ASSIGN_OR_RETURN(size_t below_root, VerifyChainToAnchor(certs, anchor, chain_name, windows));
   X509* signer = certs[0].get();
   if (below_root != 1) {
@@ -239,29 +269,39 @@ absl::Status VerifySignedText(absl::string_view chain_pem, absl::string_view tex
                                                    Subject(signer), ", serial ", SerialHex(signer),
                                                    ") is revoked by the root CA CRL"));
   }
-  if (signature.size() != 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
-  }
-  if (!VerifyEcdsaSha256(X509_get0_pubkey(signer), text, signature)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " signature does not verify over its text with the key of ", Subject(signer)));
-  }
-  return absl::OkStatus();
+  return SharedX509(certs[0].release(), X509Deleter());
 }
 
-// VerifySignedText, then the parse of the verified text; the document's issueDate..nextUpdate
-// joins the windows. Any failure becomes a rejection with `code`.
+// Verifies one signed JSON document (TCB Info or QE Identity): its signing chain (unless
+// `*signer` already holds the verified signer of this same chain), then the signature over the
+// exact text, then the parse of the verified text; the document's issueDate..nextUpdate joins
+// the windows. Any failure becomes a rejection with `code`. Sets `*signer` once it verifies.
 template <typename Document, typename Parse>
 std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl::string_view text,
                                               absl::string_view signature, absl::string_view what,
                                               ErrorCode code, Parse parse,
                                               const TrustAnchor& anchor,
                                               const absl::flat_hash_set<std::string>& root_revoked,
-                                              Document* document,
+                                              SharedX509* signer, Document* document,
                                               std::vector<ValidityWindow>* windows) {
-  absl::Status status =
-      VerifySignedText(chain_pem, text, signature, what, anchor, root_revoked, windows);
+  absl::Status status;
+  if (*signer == nullptr) {
+    absl::StatusOr<SharedX509> verified =
+        VerifySigningChain(chain_pem, what, anchor, root_revoked, windows);
+    if (verified.ok()) {
+      *signer = *std::move(verified);
+    } else {
+      status = verified.status();
+    }
+  }
+  if (status.ok() && signature.size() != 64) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
+  }
+  if (status.ok() && !VerifyEcdsaSha256(X509_get0_pubkey(signer->get()), text, signature)) {
+    status = absl::InvalidArgumentError(absl::StrCat(
+        what, " signature does not verify over its text with the key of ", Subject(signer->get())));
+  }
   if (status.ok()) {
     absl::StatusOr<Document> parsed = parse(text);
     if (parsed.ok()) {
@@ -330,9 +370,15 @@ absl::string_view ErrorCodeName(ErrorCode code) {
       return "tcb_revoked";
     case ErrorCode::kCollateralExpired:
       return "collateral_expired";
+    case ErrorCode::kTdxModuleMismatch:
+      return "tdx_module_mismatch";
+    case ErrorCode::kTdxModuleIdentityNotFound:
+      return "tdx_module_identity_not_found";
   }
   return "unknown";
 }
+
+absl::string_view TeeName(Tee tee) { return tee == Tee::kTdx ? "tdx" : "sgx"; }
 
 Verifier::Verifier(TrustAnchor anchor, VerifierCacheOptions cache_options)
     : anchor_(std::move(anchor)),
@@ -383,7 +429,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return cached;
   }
   auto chain = std::make_shared<VerifiedChain>();
-  absl::StatusOr<std::vector<X509Ptr>> certs = ParsePemCertificates(pem, "PCK chain");
+  absl::StatusOr<std::vector<X509Ptr>> certs =
+      ParsePemCertificates(pem, "PCK chain", anchor_.known());
   // Only chains that verify are kept: the rest are the sender's choice, any size and any
   // number of them, and keeping them would let hostile quotes pin memory (a bounded count of
   // unbounded entries). Rebuilding a failing chain costs its own sender the parse.
@@ -393,7 +440,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return chain;
   }
   chain->certs = *std::move(certs);
-  chain->leaf_key_der = PublicKeyDer(X509_get0_pubkey(chain->certs[0].get()));
+  chain->leaf_key_der = CertificateKeyDer(chain->certs[0].get());
   if (chain->leaf_key_der.empty()) {
     chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
                                 "PCK chain: the leaf certificate's key is unreadable");
@@ -423,7 +470,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
     chain->intermediate_subject = Subject(intermediate);
     chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));
-    chain->leaf_issuer_key_der = PublicKeyDer(X509_get0_pubkey(intermediate));
+    chain->leaf_issuer_key_der = CertificateKeyDer(intermediate);
     return absl::OkStatus();
   };
   if (absl::Status status = trust(); !status.ok()) {
@@ -473,174 +520,78 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
     result->pck_crl_error = Reject(ErrorCode::kInvalidCrl, std::string(status.message()));
   }
 
-  result->tcb_info_error =
-      VerifySignedDocument(parts.tcb_info_issuer_chain, parts.tcb_info, parts.tcb_info_signature,
-                           "TCB Info", ErrorCode::kInvalidTcbInfo, ParseTcbInfo, anchor_,
-                           result->root_revoked, &result->tcb_info, &result->tcb_info_windows);
+  SharedX509 tcb_info_signer;
+  result->tcb_info_error = VerifySignedDocument(
+      parts.tcb_info_issuer_chain, parts.tcb_info, parts.tcb_info_signature, "TCB Info",
+      ErrorCode::kInvalidTcbInfo, ParseTcbInfo, anchor_, result->root_revoked, &tcb_info_signer,
+      &result->tcb_info, &result->tcb_info_windows);
+  // Intel signs both documents with one TCB signing certificate and serves the same chain for
+  // both: verified once, it is not verified again (its windows are already among TCB Info's).
+  SharedX509 qe_identity_signer =
+      parts.qe_identity_issuer_chain == parts.tcb_info_issuer_chain ? tcb_info_signer : nullptr;
   result->qe_identity_error = VerifySignedDocument(
       parts.qe_identity_issuer_chain, parts.qe_identity, parts.qe_identity_signature, "QE Identity",
       ErrorCode::kInvalidQeIdentity, ParseQeIdentity, anchor_, result->root_revoked,
-      &result->qe_identity, &result->qe_identity_windows);
+      &qe_identity_signer, &result->qe_identity, &result->qe_identity_windows);
   return collaterals_.Insert(key, std::move(result));
 }
 
-VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collateral& collateral,
-                                    const VerifyOptions& options) const {
-  // 1. Layout and header.
-  absl::StatusOr<Quote> parsed = ParseQuote(quote_bytes);
-  if (!parsed.ok()) {
-    return Reject(ErrorCode::kUnsupportedQuoteFormat, std::string(parsed.status().message()));
-  }
-  const Quote& quote = *parsed;
+namespace {
+
+using Step = std::optional<Rejection>;
+
+// Step 1: layout (done by ParseQuote before any step) and header.
+// -> unsupported_quote_format
+Step CheckHeader(const Quote& quote) {
   if (quote.header.attestation_key_type != kAttestationKeyTypeEcdsaP256) {
     return Reject(ErrorCode::kUnsupportedQuoteFormat,
                   absl::StrCat("quote header: attestation key type ",
                                quote.header.attestation_key_type, " is not ECDSA-P256 (2)"));
-  }
-  if (quote.header.tee_type == kTeeTypeTdx) {
-    return Reject(ErrorCode::kUnsupportedQuoteFormat,
-                  "quote is a TDX quote (version 4, TEE type 0x81): it parses, but verifying TDX "
-                  "quotes is not supported yet");
   }
   if (quote.header.qe_vendor_id != kIntelQeVendorId) {
     return Reject(ErrorCode::kUnsupportedQuoteFormat,
                   absl::StrCat("quote header: QE vendor ID ", HexEncode(quote.header.qe_vendor_id),
                                " is not Intel's (", HexEncode(kIntelQeVendorId), ")"));
   }
+  return std::nullopt;
+}
 
-  // 2. Quote signature.
-  const std::string raw_key(AsView(quote.attestation_key));
-  std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
-  if (attestation_key == nullptr) {
-    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
-    if (!key.ok()) {
-      return Reject(ErrorCode::kInvalidQuoteSignature,
-                    absl::StrCat("attestation key: ", key.status().message()));
-    }
-    attestation_key = attestation_keys_.Insert(
-        raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
+// Step 3: the QE vouches for the attestation key through its report data:
+// SHA-256(attestation key || QE auth data) || 32 zero bytes.  -> qe_report_data_mismatch
+Step CheckQeReportData(const Quote& quote, absl::string_view raw_attestation_key) {
+  std::string bound(raw_attestation_key);
+  bound.append(quote.qe_auth_data.data(), quote.qe_auth_data.size());
+  const Sha256Digest expected = Sha256(bound);
+  const auto& data = quote.qe_report.report_data;
+  const bool hash_matches = std::equal(expected.begin(), expected.end(), data.begin());
+  const bool rest_zero =
+      std::all_of(data.begin() + 32, data.end(), [](uint8_t b) { return b == 0; });
+  if (!hash_matches || !rest_zero) {
+    return Reject(ErrorCode::kQeReportDataMismatch,
+                  hash_matches ? "QE report data: bytes 32..63 are not zero"
+                               : "QE report data does not hold SHA-256(attestation key || QE "
+                                 "authentication data)");
   }
-  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
-    return Reject(ErrorCode::kInvalidQuoteSignature,
-                  "quote signature does not verify over the header and report body with the "
-                  "attestation key");
-  }
+  return std::nullopt;
+}
 
-  // 3. The QE vouches for the attestation key through its report data.
-  {
-    std::string bound = raw_key;
-    bound.append(quote.qe_auth_data.data(), quote.qe_auth_data.size());
-    const Sha256Digest expected = Sha256(bound);
-    const auto& data = quote.qe_report.report_data;
-    const bool hash_matches = std::equal(expected.begin(), expected.end(), data.begin());
-    const bool rest_zero =
-        std::all_of(data.begin() + 32, data.end(), [](uint8_t b) { return b == 0; });
-    if (!hash_matches || !rest_zero) {
-      return Reject(ErrorCode::kQeReportDataMismatch,
-                    hash_matches ? "QE report data: bytes 32..63 are not zero"
-                                 : "QE report data does not hold SHA-256(attestation key || QE "
-                                   "authentication data)");
-    }
-  }
+// Step 5: the PCK chain leads to the trust anchor (verified once per chain by GetChain).
+// -> untrusted_pck_chain
+Step CheckPckChainTrust(const Verifier::VerifiedChain& chain) { return chain.trust_error; }
 
-  // 4. PCK chain and the QE report signature.
-  absl::string_view chain_pem = options.pck_chain_pem;
-  if (chain_pem.empty()) {
-    if (quote.certification_data_type != kCertificationDataPckChain) {
-      return Reject(ErrorCode::kUntrustedPckChain,
-                    absl::StrCat("quote certification data is type ", quote.certification_data_type,
-                                 ", which holds no PCK certificate chain, and no chain was "
-                                 "supplied (--pck-chain)"));
-    }
-    chain_pem = quote.certification_data;
+// Step 7: TCB Info and QE Identity are signed by Intel's TCB signing key and parse.
+// -> invalid_tcb_info, invalid_qe_identity
+Step CheckSignedCollateral(const Verifier::VerifiedCollateral& signed_collateral) {
+  if (signed_collateral.tcb_info_error) {
+    return signed_collateral.tcb_info_error;
   }
-  std::shared_ptr<const VerifiedChain> chain = GetChain(chain_pem);
-  if (chain->parse_error) {
-    return *chain->parse_error;
-  }
-  const std::string qe_fact = [&] {
-    Sha256Hasher hasher;
-    hasher.AddField("qe-report")
-        .AddField(chain->leaf_key_der)
-        .AddField(quote.qe_report_bytes)
-        .AddField(AsView(quote.qe_report_signature));
-    const Sha256Digest digest = hasher.Finish();
-    return std::string(AsView(digest));
-  }();
-  if (!CachedSignatureFact(qe_fact, [&] {
-        return VerifyEcdsaSha256(X509_get0_pubkey(chain->certs[0].get()), quote.qe_report_bytes,
-                                 AsView(quote.qe_report_signature));
-      })) {
-    return Reject(ErrorCode::kInvalidQeReportSignature,
-                  "QE report signature does not verify with the PCK certificate's key");
-  }
+  return signed_collateral.qe_identity_error;
+}
 
-  // 5. The chain leads to the trust anchor.
-  if (chain->trust_error) {
-    return *chain->trust_error;
-  }
-
-  // 6. CRLs.
-  std::shared_ptr<const VerifiedCollateral> verified = GetCollateral(collateral);
-  if (verified->root_crl_error) {
-    return *verified->root_crl_error;
-  }
-  // Both CRLs are verified before either list is read (invalid_crl before pck_revoked).
-  if (verified->pck_crl_error) {
-    return *verified->pck_crl_error;
-  }
-  X509* leaf = chain->certs[0].get();
-  X509_CRL* pck_crl = verified->pck_crl.get();
-  if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
-    return Reject(ErrorCode::kInvalidCrl,
-                  absl::StrCat("PCK CRL is issued by ", NameText(X509_CRL_get_issuer(pck_crl)),
-                               ", not by the PCK certificate's issuer ",
-                               NameText(X509_get_issuer_name(leaf))));
-  }
-  const std::string crl_fact = [&] {
-    Sha256Hasher hasher;
-    hasher.AddField("pck-crl")
-        .AddField(collateral.parts().pck_crl)
-        .AddField(chain->leaf_issuer_key_der);
-    const Sha256Digest digest = hasher.Finish();
-    return std::string(AsView(digest));
-  }();
-  if (!KeyUsageAllows(chain->certs[1].get(), KU_CRL_SIGN)) {
-    return Reject(ErrorCode::kInvalidCrl,
-                  absl::StrCat("the PCK certificate's issuer (", chain->intermediate_subject,
-                               ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
-  }
-  if (!CachedSignatureFact(crl_fact, [&] {
-        const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain->certs[1].get())) == 1;
-        ERR_clear_error();
-        return ok;
-      })) {
-    return Reject(ErrorCode::kInvalidCrl,
-                  "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
-  }
-  if (verified->root_revoked.contains(chain->intermediate_serial)) {
-    return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the intermediate CA certificate (", chain->intermediate_subject,
-                               ") is revoked by the root CA CRL"));
-  }
-  if (verified->pck_revoked.contains(chain->leaf_serial)) {
-    return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the PCK certificate (serial ", SerialHex(leaf),
-                               ") is revoked by the PCK CRL"));
-  }
-
-  // 7. TCB Info and QE Identity.
-  if (verified->tcb_info_error) {
-    return *verified->tcb_info_error;
-  }
-  if (verified->qe_identity_error) {
-    return *verified->qe_identity_error;
-  }
-  const TcbInfo& tcb_info = verified->tcb_info;
-  const QeIdentity& identity = verified->qe_identity;
-  const PckExtension& pck = chain->extension;
-
-  // 8. The TCB Info is for this platform.
+// Step 8: the TCB Info describes this platform (FMSPC and PCE ID of the PCK certificate) and
+// this TEE (Intel's QVL refuses SGX TCB Info for TDX quotes and the reverse).  -> fmspc_mismatch
+Step CheckTcbInfoMatchesPlatform(const Quote& quote, const TcbInfo& tcb_info,
+                                 const PckExtension& pck) {
   if (tcb_info.fmspc != pck.fmspc) {
     return Reject(ErrorCode::kFmspcMismatch,
                   absl::StrCat("PCK certificate FMSPC ", HexEncode(pck.fmspc),
@@ -651,13 +602,29 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
                   absl::StrCat("PCK certificate PCE ID ", HexEncode(pck.pce_id),
                                " differs from TCB Info PCE ID ", HexEncode(tcb_info.pce_id)));
   }
+  const bool tdx_quote = quote.td_report.has_value();
+  if (tdx_quote != tcb_info.is_tdx()) {
+    return Reject(
+        ErrorCode::kFmspcMismatch,
+        absl::StrCat("TCB Info is ",
+                     tcb_info.is_tdx() ? "TDX TCB Info (id \"TDX\")"
+                                       : absl::StrCat("SGX TCB Info (version ", tcb_info.version,
+                                                      ", id \"", tcb_info.id, "\")"),
+                     ", but the quote is ", tdx_quote ? "a TDX" : "an SGX", " quote"));
+  }
+  return std::nullopt;
+}
 
-  // 9. The QE is Intel's QE.
+// Step 9: the QE that signed is Intel's QE: identity id, MRSIGNER, ISVPRODID, MISCSELECT and
+// ATTRIBUTES under their masks.  -> qe_identity_mismatch
+Step CheckQeIdentity(const Quote& quote, const QeIdentity& identity) {
   const ReportBody& qe = quote.qe_report;
-  if (identity.id != "QE") {
-    return Reject(ErrorCode::kQeIdentityMismatch,
-                  absl::StrCat("QE Identity is the identity of enclave \"", identity.id,
-                               "\", not of the quoting enclave (\"QE\")"));
+  const absl::string_view expected_id = quote.td_report ? "TD_QE" : "QE";
+  if (identity.id != expected_id) {
+    return Reject(
+        ErrorCode::kQeIdentityMismatch,
+        absl::StrCat("QE Identity is the identity of enclave \"", identity.id, "\", not of the ",
+                     quote.td_report ? "TD " : "", "quoting enclave (\"", expected_id, "\")"));
   }
   if (identity.mrsigner != qe.mr_signer) {
     return Reject(
@@ -687,83 +654,397 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
                                  " under mask ", HexEncode(identity.attributes_mask)));
     }
   }
+  return std::nullopt;
+}
 
-  // 10. TCB levels.
-  const QeTcbLevel* qe_level = nullptr;
-  for (const QeTcbLevel& level : identity.levels) {
-    if (qe.isv_svn >= level.isvsvn) {
-      qe_level = &level;
-      break;
+// Step 10 (TDX): the TDX module is Intel's. A module of major version TEE_TCB_SVN[1] > 0 is
+// described by the module identity "TDX_<major>" (found case-insensitively, as Intel's QVL does),
+// a major version 0 module by tdxModule.  -> tdx_module_identity_not_found, tdx_module_mismatch
+Step CheckTdxModule(const TdReportBody& td, const TcbInfo& tcb_info,
+                    const TdxModuleIdentity** identity) {
+  const uint8_t major = td.tee_tcb_svn[1];
+  const TdxModule* module = &tcb_info.tdx_module;
+  std::string described_by = "TCB Info tdxModule";
+  if (major > 0) {
+    const std::string wanted = absl::StrCat("TDX_", absl::Hex(major, absl::kZeroPad2));
+    for (const TdxModuleIdentity& candidate : tcb_info.tdx_module_identities) {
+      if (absl::EqualsIgnoreCase(candidate.id, wanted)) {
+        *identity = &candidate;
+        break;
+      }
+    }
+    if (*identity == nullptr) {
+      return Reject(ErrorCode::kTdxModuleIdentityNotFound,
+                    absl::StrCat("TDX module major version ", major,
+                                 " (TEE_TCB_SVN[1]) needs the "
+                                 "module identity ",
+                                 absl::AsciiStrToUpper(wanted),
+                                 ", which TCB "
+                                 "Info does not hold (",
+                                 tcb_info.tdx_module_identities.size(), " identities)"));
+    }
+    module = &(*identity)->module;
+    described_by = absl::StrCat("TDX module identity ", (*identity)->id);
+  }
+  if (td.mr_signer_seam != module->mrsigner) {
+    return Reject(ErrorCode::kTdxModuleMismatch,
+                  absl::StrCat("TD report MRSIGNERSEAM ", HexEncode(td.mr_signer_seam),
+                               " differs from the mrsigner of ", described_by, " ",
+                               HexEncode(module->mrsigner)));
+  }
+  for (size_t i = 0; i < td.seam_attributes.size(); ++i) {
+    if ((td.seam_attributes[i] & module->attributes_mask[i]) !=
+        (module->attributes[i] & module->attributes_mask[i])) {
+      return Reject(ErrorCode::kTdxModuleMismatch,
+                    absl::StrCat("TD report SEAMATTRIBUTES ", HexEncode(td.seam_attributes),
+                                 " do not match the attributes of ", described_by, " ",
+                                 HexEncode(module->attributes), " under mask ",
+                                 HexEncode(module->attributes_mask)));
     }
   }
-  if (qe_level == nullptr) {
-    return Reject(ErrorCode::kTcbLevelNotFound,
-                  absl::StrCat("QE ISVSVN ", qe.isv_svn, " is below every QE Identity TCB level"));
+  // Intel's QVL requires SEAMATTRIBUTES to be zero whatever the mask says (no production module
+  // sets any); where the mask would let a bit through, follow Intel and refuse.
+  if (std::any_of(td.seam_attributes.begin(), td.seam_attributes.end(),
+                  [](uint8_t b) { return b != 0; })) {
+    return Reject(ErrorCode::kTdxModuleMismatch,
+                  absl::StrCat("TD report SEAMATTRIBUTES ", HexEncode(td.seam_attributes),
+                               " are not zero, which Intel's verification requires"));
   }
-  const TcbLevel* platform_level = nullptr;
+  return std::nullopt;
+}
+
+// Step 11a: the QE's TCB level, the first whose ISVSVN the QE reaches.  -> tcb_level_not_found
+Step SelectQeTcbLevel(const ReportBody& qe, const QeIdentity& identity,
+                      const QeTcbLevel** selected) {
+  for (const QeTcbLevel& level : identity.levels) {
+    if (qe.isv_svn >= level.isvsvn) {
+      *selected = &level;
+      return std::nullopt;
+    }
+  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("QE ISVSVN ", qe.isv_svn, " is below every QE Identity TCB level"));
+}
+
+// Step 11b (SGX): the platform's TCB level, the first whose 16 SGX components and PCESVN the PCK
+// certificate reaches.  -> tcb_level_not_found
+Step SelectSgxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck,
+                       const TcbLevel** selected) {
   for (const TcbLevel& level : tcb_info.levels) {
     bool fits = pck.pcesvn >= level.pcesvn;
     for (size_t i = 0; fits && i < 16; ++i) {
       fits = pck.tcb_components[i] >= level.components[i];
     }
     if (fits) {
-      platform_level = &level;
-      break;
+      *selected = &level;
+      return std::nullopt;
     }
   }
-  if (platform_level == nullptr) {
-    return Reject(ErrorCode::kTcbLevelNotFound,
-                  absl::StrCat("platform TCB (components ", ComponentsText(pck.tcb_components),
-                               ", PCESVN ", pck.pcesvn, ") is below every TCB Info level"));
-  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("platform TCB (components ", ComponentsText(pck.tcb_components),
+                             ", PCESVN ", pck.pcesvn, ") is below every TCB Info level"));
+}
 
-  // 11. Combined status.
-  const TcbStatus status = CombineStatus(platform_level->status, qe_level->status);
-  if (status == TcbStatus::kRevoked) {
+// Step 11b (TDX): as Intel's QVL selects TDX levels: the SGX components and PCESVN must reach
+// some level, and the level taken is the first that they reach *and* TEE_TCB_SVN reaches in its
+// tdxtcbcomponents. Bytes 0 and 1 (the module's ISVSVN and major version) take no part when the
+// major version is > 0: the module identity's levels judge the module then.
+// -> tcb_level_not_found
+Step SelectTdxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck, const TdReportBody& td,
+                       const TcbLevel** selected) {
+  const TcbLevel* sgx_level = nullptr;
+  if (Step rejected = SelectSgxTcbLevel(tcb_info, pck, &sgx_level)) {
+    return rejected;
+  }
+  const size_t first = td.tee_tcb_svn[1] > 0 ? 2 : 0;
+  for (const TcbLevel* level = sgx_level; level != tcb_info.levels.data() + tcb_info.levels.size();
+       ++level) {
+    bool fits = pck.pcesvn >= level->pcesvn;
+    for (size_t i = 0; fits && i < 16; ++i) {
+      fits = pck.tcb_components[i] >= level->components[i];
+    }
+    for (size_t i = first; fits && i < 16; ++i) {
+      fits = td.tee_tcb_svn[i] >= level->tdx_components[i];
+    }
+    if (fits) {
+      *selected = level;
+      return std::nullopt;
+    }
+  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("TDX TCB (TEE_TCB_SVN ", ComponentsText(td.tee_tcb_svn),
+                             ") is below the TDX components of every TCB Info level the platform's "
+                             "SGX TCB reaches"));
+}
+
+// Step 11c (TDX, major version > 0): the module's level in its identity, the first whose ISVSVN
+// TEE_TCB_SVN[0] reaches.  -> tcb_level_not_found
+Step SelectTdxModuleLevel(const TdReportBody& td, const TdxModuleIdentity& identity,
+                          const QeTcbLevel** selected) {
+  for (const QeTcbLevel& level : identity.levels) {
+    if (td.tee_tcb_svn[0] >= level.isvsvn) {
+      *selected = &level;
+      return std::nullopt;
+    }
+  }
+  return Reject(ErrorCode::kTcbLevelNotFound,
+                absl::StrCat("TDX module ISVSVN ", td.tee_tcb_svn[0], " is below every level of ",
+                             identity.id));
+}
+
+// Step 12: the combined status; Revoked is a rejection. Intel's QVL converges the TDX module's
+// status into the platform's, then the QE's into that, by the same rule (CombineStatus).
+// -> tcb_revoked
+Step CheckCombinedStatus(TcbStatus platform, const QeTcbLevel* module, TcbStatus qe,
+                         TcbStatus* combined) {
+  const TcbStatus with_module = module ? CombineStatus(platform, module->status) : platform;
+  *combined = CombineStatus(with_module, qe);
+  if (*combined == TcbStatus::kRevoked) {
     return Reject(
         ErrorCode::kTcbRevoked,
-        absl::StrCat("TCB is revoked (platform level ", TcbStatusName(platform_level->status),
-                     ", QE level ", TcbStatusName(qe_level->status), ")"));
+        absl::StrCat(
+            "TCB is revoked (platform level ", TcbStatusName(platform),
+            module ? absl::StrCat(", TDX module level ", TcbStatusName(module->status)) : "",
+            ", QE level ", TcbStatusName(qe), ")"));
   }
+  return std::nullopt;
+}
 
-  // 12. Time.
-  bool expired = false;
+// Step 13: every validity window holds at `options.at`; the first that does not is named. With
+// allow_expired_collateral that is a note in the verdict instead.  -> collateral_expired
+Step CheckValidityWindows(const Verifier::VerifiedChain& chain,
+                          const Verifier::VerifiedCollateral& signed_collateral,
+                          const VerifyOptions& options, bool* expired) {
   std::string expired_message;
   auto check_window = [&](const ValidityWindow& window) {
-    if (expired) {
+    if (*expired) {
       return;
     }
     if (options.at < window.from || options.at > window.until) {
-      expired = true;
+      *expired = true;
       expired_message =
           absl::StrCat(window.what, " is not valid at ", TimeText(options.at), " (valid from ",
                        TimeText(window.from), " until ", TimeText(window.until), ")");
     }
   };
-  for (const ValidityWindow& window : chain->windows) check_window(window);
-  check_window(verified->root_crl_window);
-  check_window(verified->pck_crl_window);
-  for (const ValidityWindow& window : verified->tcb_info_windows) check_window(window);
-  for (const ValidityWindow& window : verified->qe_identity_windows) check_window(window);
-  if (expired && !options.allow_expired_collateral) {
+  for (const ValidityWindow& window : chain.windows) check_window(window);
+  check_window(signed_collateral.root_crl_window);
+  check_window(signed_collateral.pck_crl_window);
+  for (const ValidityWindow& window : signed_collateral.tcb_info_windows) check_window(window);
+  for (const ValidityWindow& window : signed_collateral.qe_identity_windows) check_window(window);
+  if (*expired && !options.allow_expired_collateral) {
     return Reject(ErrorCode::kCollateralExpired, expired_message);
   }
+  return std::nullopt;
+}
 
+Verdict MakeVerdict(const Verifier::Context& context) {
   Verdict verdict;
-  verdict.tcb_status = status;
-  verdict.platform_tcb_status = platform_level->status;
-  verdict.qe_tcb_status = qe_level->status;
-  verdict.advisory_ids = platform_level->advisory_ids;
-  verdict.advisory_ids.insert(verdict.advisory_ids.end(), qe_level->advisory_ids.begin(),
-                              qe_level->advisory_ids.end());
+  verdict.tcb_status = context.status;
+  verdict.platform_tcb_status = context.platform_level->status;
+  verdict.qe_tcb_status = context.qe_level->status;
+  verdict.advisory_ids = context.platform_level->advisory_ids;
+  for (const QeTcbLevel* level : {context.module_level, context.qe_level}) {
+    if (level != nullptr) {
+      verdict.advisory_ids.insert(verdict.advisory_ids.end(), level->advisory_ids.begin(),
+                                  level->advisory_ids.end());
+    }
+  }
   std::sort(verdict.advisory_ids.begin(), verdict.advisory_ids.end());
   verdict.advisory_ids.erase(std::unique(verdict.advisory_ids.begin(), verdict.advisory_ids.end()),
                              verdict.advisory_ids.end());
-  verdict.collateral_expired = expired;
-  verdict.quote_version = quote.header.version;
-  verdict.report = *quote.sgx_report;
-  verdict.pck = pck;
+  verdict.collateral_expired = context.expired;
+  verdict.quote_version = context.quote.header.version;
+  if (context.quote.sgx_report) {
+    verdict.report = *context.quote.sgx_report;
+  }
+  verdict.pck = context.chain->extension;
+  verdict.body_type = context.quote.body_type;
+  if (context.quote.td_report) {
+    verdict.tee = Tee::kTdx;
+    verdict.td_report = context.quote.td_report;
+    verdict.tdx_module_status =
+        context.module_level ? context.module_level->status : TcbStatus::kUpToDate;
+    if (context.module_identity != nullptr) {
+      verdict.tdx_module_identity = context.module_identity->id;
+    }
+  }
   return verdict;
+}
+
+}  // namespace
+
+// Step 2: the quote signature over header and report body, with the attestation key (parsed
+// once per key).  -> invalid_quote_signature
+std::optional<Rejection> Verifier::CheckQuoteSignature(Context& context) const {
+  const Quote& quote = context.quote;
+  context.raw_attestation_key = std::string(AsView(quote.attestation_key));
+  const std::string& raw_key = context.raw_attestation_key;
+  std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
+  if (attestation_key == nullptr) {
+    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
+    if (!key.ok()) {
+      return Reject(ErrorCode::kInvalidQuoteSignature,
+                    absl::StrCat("attestation key: ", key.status().message()));
+    }
+    attestation_key = attestation_keys_.Insert(
+        raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
+  }
+  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
+    return Reject(ErrorCode::kInvalidQuoteSignature,
+                  "quote signature does not verify over the header and report body with the "
+                  "attestation key");
+  }
+  return std::nullopt;
+}
+
+// Step 4: the PCK chain (the quote's type-5 certification data, or options.pck_chain_pem)
+// parses, and the QE report signature verifies with the PCK leaf's key.
+// -> untrusted_pck_chain (no chain, or it does not parse), invalid_qe_report_signature
+std::optional<Rejection> Verifier::CheckQeReportSignature(Context& context) const {
+  const Quote& quote = context.quote;
+  absl::string_view chain_pem = context.options.pck_chain_pem;
+  if (chain_pem.empty()) {
+    if (quote.certification_data_type != kCertificationDataPckChain) {
+      return Reject(ErrorCode::kUntrustedPckChain,
+                    absl::StrCat("quote certification data is type ", quote.certification_data_type,
+                                 ", which holds no PCK certificate chain, and no chain was "
+                                 "supplied (--pck-chain)"));
+    }
+    chain_pem = quote.certification_data;
+  }
+  context.chain = GetChain(chain_pem);
+  const VerifiedChain& chain = *context.chain;
+  if (chain.parse_error) {
+    return chain.parse_error;
+  }
+  const std::string qe_fact = [&] {
+    Sha256Hasher hasher;
+    hasher.AddField("qe-report")
+        .AddField(chain.leaf_key_der)
+        .AddField(quote.qe_report_bytes)
+        .AddField(AsView(quote.qe_report_signature));
+    const Sha256Digest digest = hasher.Finish();
+    return std::string(AsView(digest));
+  }();
+  if (!CachedSignatureFact(qe_fact, [&] {
+        return VerifyEcdsaSha256(X509_get0_pubkey(chain.certs[0].get()), quote.qe_report_bytes,
+                                 AsView(quote.qe_report_signature));
+      })) {
+    return Reject(ErrorCode::kInvalidQeReportSignature,
+                  "QE report signature does not verify with the PCK certificate's key");
+  }
+  return std::nullopt;
+}
+
+// Step 6: both CRLs verify (root CA CRL by the anchor, PCK CRL by the PCK leaf's issuer) before
+// either list is read; then neither revokes the chain.  -> invalid_crl, pck_revoked
+std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
+  context.verified = GetCollateral(context.collateral);
+  const VerifiedCollateral& verified = *context.verified;
+  const VerifiedChain& chain = *context.chain;
+  if (verified.root_crl_error) {
+    return verified.root_crl_error;
+  }
+  if (verified.pck_crl_error) {
+    return verified.pck_crl_error;
+  }
+  X509* leaf = chain.certs[0].get();
+  X509_CRL* pck_crl = verified.pck_crl.get();
+  if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  absl::StrCat("PCK CRL is issued by ", NameText(X509_CRL_get_issuer(pck_crl)),
+                               ", not by the PCK certificate's issuer ",
+                               NameText(X509_get_issuer_name(leaf))));
+  }
+  const std::string crl_fact = [&] {
+    Sha256Hasher hasher;
+    hasher.AddField("pck-crl")
+        .AddField(context.collateral.parts().pck_crl)
+        .AddField(chain.leaf_issuer_key_der);
+    const Sha256Digest digest = hasher.Finish();
+    return std::string(AsView(digest));
+  }();
+  if (!KeyUsageAllows(chain.certs[1].get(), KU_CRL_SIGN)) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  absl::StrCat("the PCK certificate's issuer (", chain.intermediate_subject,
+                               ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
+  }
+  if (!CachedSignatureFact(crl_fact, [&] {
+        const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain.certs[1].get())) == 1;
+        ERR_clear_error();
+        return ok;
+      })) {
+    return Reject(ErrorCode::kInvalidCrl,
+                  "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
+  }
+  if (verified.root_revoked.contains(chain.intermediate_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the intermediate CA certificate (", chain.intermediate_subject,
+                               ") is revoked by the root CA CRL"));
+  }
+  if (verified.pck_revoked.contains(chain.leaf_serial)) {
+    return Reject(ErrorCode::kPckRevoked,
+                  absl::StrCat("the PCK certificate (serial ", SerialHex(leaf),
+                               ") is revoked by the PCK CRL"));
+  }
+  return std::nullopt;
+}
+
+VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collateral& collateral,
+                                    const VerifyOptions& options) const {
+  absl::StatusOr<Quote> parsed = ParseQuote(quote_bytes);
+  if (!parsed.ok()) {
+    return Reject(ErrorCode::kUnsupportedQuoteFormat, std::string(parsed.status().message()));
+  }
+  Context context(*parsed, collateral, options);
+  const Quote& quote = context.quote;
+  // The steps of verifier.h, in order; the first rejection ends the verification.
+  if (Step rejected = CheckHeader(quote)) return *std::move(rejected);
+  if (Step rejected = CheckQuoteSignature(context)) return *std::move(rejected);
+  if (Step rejected = CheckQeReportData(quote, context.raw_attestation_key)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckQeReportSignature(context)) return *std::move(rejected);
+  const VerifiedChain& chain = *context.chain;
+  if (Step rejected = CheckPckChainTrust(chain)) return *std::move(rejected);
+  if (Step rejected = CheckCrls(context)) return *std::move(rejected);
+  const VerifiedCollateral& signed_collateral = *context.verified;
+  if (Step rejected = CheckSignedCollateral(signed_collateral)) return *std::move(rejected);
+  const TcbInfo& tcb_info = signed_collateral.tcb_info;
+  const QeIdentity& identity = signed_collateral.qe_identity;
+  if (Step rejected = CheckTcbInfoMatchesPlatform(quote, tcb_info, chain.extension)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckQeIdentity(quote, identity)) return *std::move(rejected);
+  const TdReportBody* td = quote.td_report ? &*quote.td_report : nullptr;
+  if (td != nullptr) {
+    if (Step rejected = CheckTdxModule(*td, tcb_info, &context.module_identity)) {
+      return *std::move(rejected);
+    }
+  }
+  if (Step rejected = SelectQeTcbLevel(quote.qe_report, identity, &context.qe_level)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected =
+          td != nullptr ? SelectTdxTcbLevel(tcb_info, chain.extension, *td, &context.platform_level)
+                        : SelectSgxTcbLevel(tcb_info, chain.extension, &context.platform_level)) {
+    return *std::move(rejected);
+  }
+  if (context.module_identity != nullptr) {
+    if (Step rejected =
+            SelectTdxModuleLevel(*td, *context.module_identity, &context.module_level)) {
+      return *std::move(rejected);
+    }
+  }
+  if (Step rejected = CheckCombinedStatus(context.platform_level->status, context.module_level,
+                                          context.qe_level->status, &context.status)) {
+    return *std::move(rejected);
+  }
+  if (Step rejected = CheckValidityWindows(chain, signed_collateral, options, &context.expired)) {
+    return *std::move(rejected);
+  }
+  return MakeVerdict(context);
 }
 
 }  // namespace cn::dcap

@@ -1,11 +1,13 @@
 #pragma once
 
-// Verifier: SGX DCAP ECDSA quote verification (DESIGN.md sections 5 and 7) as a pure function of
-// the quote bytes, the collateral, the trust anchor and the time.
+// Verifier: SGX and TDX DCAP ECDSA quote verification (DESIGN.md sections 5 and 7) as a pure
+// function of the quote bytes, the collateral, the trust anchor and the time.
 //
-// Verify() runs every check, in this order, and the first that fails decides the rejection:
-//   1. quote layout and header: version 3/4, ECDSA-P256 key, SGX (TDX parses but is refused),
-//      Intel's QE vendor ID                                          -> unsupported_quote_format
+// Verify() runs every check, in this order, and the first that fails decides the rejection. The
+// steps are shared by SGX and TDX except where marked; TDX follows Intel's QVL
+// (docs/sgx-quote.md lists where public verifiers differ):
+//   1. quote layout and header: version 3/4/5 (TDX: 4/5), ECDSA-P256 key, SGX or TDX, Intel's QE
+//      vendor ID                                                     -> unsupported_quote_format
 //   2. quote signature over header+body with the attestation key    -> invalid_quote_signature
 //   3. QE report data = SHA-256(attestation key || QE auth data) || zeros
 //                                                                    -> qe_report_data_mismatch
@@ -20,13 +22,23 @@
 //   7. TCB Info: signing chain (one certificate signed by the anchor, not revoked by the root CA
 //      CRL), signature over the exact text, content                  -> invalid_tcb_info
 //      QE Identity, likewise                                         -> invalid_qe_identity
-//   8. FMSPC and PCE ID of the PCK certificate equal TCB Info's      -> fmspc_mismatch
-//   9. QE report matches QE Identity (id "QE", MRSIGNER, ISVPRODID, masked MISCSELECT and
-//      ATTRIBUTES)                                                   -> qe_identity_mismatch
-//  10. QE TCB level by ISVSVN; platform TCB level by the 16 components and PCESVN
+//   8. FMSPC and PCE ID of the PCK certificate equal TCB Info's, and the TCB Info is for the
+//      quote's TEE (id "SGX" or v2 for SGX, id "TDX" for TDX)       -> fmspc_mismatch
+//   9. QE report matches QE Identity (id "QE" for SGX, "TD_QE" for TDX, MRSIGNER, ISVPRODID,
+//      masked MISCSELECT and ATTRIBUTES)                             -> qe_identity_mismatch
+//  10. TDX only: the TDX module. For a module of major version TEE_TCB_SVN[1] > 0 the TCB Info
+//      must hold the module identity "TDX_<major, 2 hex digits>" -> tdx_module_identity_not_found;
+//      MRSIGNERSEAM equals the identity's (or tdxModule's, for major 0) mrsigner, and
+//      SEAMATTRIBUTES match its attributes under the mask and are zero (Intel's rule)
+//                                                                    -> tdx_module_mismatch
+//  11. QE TCB level by ISVSVN; platform TCB level: SGX, the first level whose 16 components and
+//      PCESVN the PCK certificate reaches; TDX, the first level that the PCK certificate reaches
+//      and whose 16 tdxtcbcomponents TEE_TCB_SVN reaches (bytes 0 and 1, the module's, skipped
+//      when its major version is > 0); TDX module level by TEE_TCB_SVN[0] (major > 0)
 //                                                                    -> tcb_level_not_found
-//  11. combined status Revoked (platform or QE)                      -> tcb_revoked
-//  12. every validity window holds at `at`: each certificate, both CRLs (thisUpdate..nextUpdate),
+//  12. combined status (platform, then module, then QE, as Intel's QVL converges them) Revoked
+//                                                                    -> tcb_revoked
+//  13. every validity window holds at `at`: each certificate, both CRLs (thisUpdate..nextUpdate),
 //      TCB Info and QE Identity (issueDate..nextUpdate)              -> collateral_expired
 //      (options.allow_expired_collateral waives this and sets Verdict::collateral_expired)
 //
@@ -42,6 +54,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -72,7 +85,12 @@ enum class ErrorCode {
   kTcbLevelNotFound,
   kTcbRevoked,
   kCollateralExpired,
+  kTdxModuleMismatch,
+  kTdxModuleIdentityNotFound,
 };
+
+enum class Tee { kSgx, kTdx };
+absl::string_view TeeName(Tee tee);  // "sgx", "tdx"
 
 // The snake_case code of the CLI's JSON ("invalid_quote_signature").
 absl::string_view ErrorCodeName(ErrorCode code);
@@ -84,13 +102,25 @@ struct Rejection {
 
 struct Verdict {
   TcbStatus tcb_status = TcbStatus::kUpToDate;  // never kRevoked (that is a Rejection)
+  // The selected TCB Info level's status (for TDX, the level the SGX and TDX components chose).
   TcbStatus platform_tcb_status = TcbStatus::kUpToDate;
   TcbStatus qe_tcb_status = TcbStatus::kUpToDate;
-  std::vector<std::string> advisory_ids;  // platform's and QE's, sorted, no repeats
-  bool collateral_expired = false;        // only ever true with allow_expired_collateral
+  // Platform's, TDX module's and QE's, sorted, no repeats.
+  std::vector<std::string> advisory_ids;
+  bool collateral_expired = false;  // only ever true with allow_expired_collateral
   uint16_t quote_version = 0;
-  ReportBody report;  // the enclave's report body
+  ReportBody report;  // the enclave's report body (SGX; all zero for TDX)
   PckExtension pck;   // FMSPC, PCE ID, TCB of the platform
+
+  Tee tee = Tee::kSgx;
+  uint16_t body_type = 0;  // 1 SGX, 2 TD report 1.0, 3 TD report 1.5
+  // TDX only: the TD report (every field a relying party or MAA's TDX claims need), the module
+  // identity used ("TDX_01"; empty for a major version 0 module, which TCB Info's tdxModule and
+  // the TDX components cover) and its level's status (UpToDate when there is no identity, as
+  // Intel's QVL reports it).
+  std::optional<TdReportBody> td_report;
+  std::string tdx_module_identity;
+  std::optional<TcbStatus> tdx_module_status;
 };
 
 class VerificationResult {
@@ -143,8 +173,14 @@ class Verifier {
   struct VerifiedChain;       // defined in verifier.cc
   struct VerifiedCollateral;  // defined in verifier.cc
   struct AttestationKey;
+  struct Context;  // one verification's state, defined in verifier.cc
 
  private:
+  // The steps that use the caches (the others are free functions in verifier.cc); each returns
+  // the rejection of its check, or nothing when it passes. Numbers as in the list above.
+  std::optional<Rejection> CheckQuoteSignature(Context& context) const;     // 2
+  std::optional<Rejection> CheckQeReportSignature(Context& context) const;  // 4
+  std::optional<Rejection> CheckCrls(Context& context) const;               // 6
   std::shared_ptr<const VerifiedChain> GetChain(absl::string_view pem) const;
   std::shared_ptr<const VerifiedCollateral> GetCollateral(const Collateral& collateral) const;
   // Whether a signature check succeeded, computing it once per distinct key.

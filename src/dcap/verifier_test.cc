@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "src/dcap/verifier_test_util.h"
 #include "src/testing/quote_builder.h"
 #include "src/testing/test_pki.h"
 
@@ -35,15 +36,6 @@ class VerifierTest : public ::testing::Test {
     return verifier.Verify(quote, collateral, options);
   }
   VerificationResult Verify() { return Verify(builder_.Build(), pki_.BuildCollateral()); }
-
-  static void ExpectRejected(const VerificationResult& result, ErrorCode code,
-                             absl::string_view message_part = "") {
-    ASSERT_FALSE(result.verified())
-        << "verified with status " << TcbStatusName(result.verdict().tcb_status);
-    EXPECT_EQ(ErrorCodeName(result.rejection().code), ErrorCodeName(code))
-        << result.rejection().message;
-    EXPECT_THAT(result.rejection().message, HasSubstr(std::string(message_part)));
-  }
 
   // Sets the platform's TCB levels: the PCK's own TCB at `status`, preceded by a higher level.
   void SetPlatformStatus(const std::string& status, std::vector<std::string> advisories = {}) {
@@ -441,6 +433,36 @@ TEST_F(VerifierTest, RejectsChainToAnotherRoot) {
                  ErrorCode::kUntrustedPckChain, "does not chain to the trusted root");
 }
 
+TEST_F(VerifierTest, ChecksTheSelfSignatureOfARootThatIsNotTheAnchorsOwnCertificate) {
+  // The anchor's key and name, but signed with another key: only the anchor's own certificate,
+  // byte for byte, may skip the self-signature check.
+  dcap::EvpPkeyPtr other_key = testing::GenerateP256Key();
+  dcap::X509Ptr forged_root =
+      testing::IssueCertificate({.common_name = "Test SGX Root CA",
+                                 .subject_key = pki_.root_key(),
+                                 .issuer = pki_.root(),
+                                 .issuer_key = other_key.get(),
+                                 .serial = 99,
+                                 .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                 .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                 .is_ca = true});
+  builder_.certification_data = absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                                             testing::CertificatePem(pki_.intermediate()),
+                                             testing::CertificatePem(forged_root.get()));
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "self-signature does not verify");
+}
+
+TEST_F(VerifierTest, AcceptsTheAnchorsCertificateWithOtherPemLineBreaks) {
+  // Line breaks aside the base64 is the anchor's, so the anchor's parsed certificate serves.
+  std::string root_pem = pki_.RootPem();
+  root_pem.insert(root_pem.find('\n') + 1 + 10, "\n");
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                   testing::CertificatePem(pki_.intermediate()), root_pem);
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+}
+
 TEST_F(VerifierTest, RejectsChainWhoseLeafIsSignedByAnotherKeyUnderTheSameName) {
   // An attacker's CA with the intermediate's name: the name matches, the signature cannot.
   dcap::EvpPkeyPtr rogue_key = testing::GenerateP256Key();
@@ -576,7 +598,15 @@ TEST_F(VerifierTest, RejectsSignedButMalformedTcbInfo) {
   ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "issueDate is missing");
   pki_.tcb_info_text_override.reset();
   pki_.tcb_info.id = "TDX";
-  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "only SGX");
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "tdxModule is missing");
+  pki_.tcb_info.id = "SEV";
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "only SGX and TDX");
+}
+
+TEST_F(VerifierTest, RejectsTdxTcbInfoForAnSgxQuote) {
+  pki_.UseTdx();
+  pki_.qe_identity.id = "QE";
+  ExpectRejected(Verify(), ErrorCode::kFmspcMismatch, "TDX TCB Info");
 }
 
 TEST_F(VerifierTest, RejectsTcbSigningCertificateRevokedByRootCrl) {

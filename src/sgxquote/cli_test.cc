@@ -121,6 +121,42 @@ TEST_F(CliTest, ShowPrintsTheQuoteAsText) {
   EXPECT_THAT(out_.str(), HasSubstr("fmspc: 00906ed50000"));
 }
 
+TEST_F(CliTest, PrintsTdReport15FieldsAndDebugForTdxQuotes) {
+  pki_.UseTdx();
+  builder_.UseTdx(5);
+  builder_.td.td_attributes[0] = 0x01;  // DEBUG
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{6, 1, 2};
+  builder_.td.mr_service_td = std::array<uint8_t, 48>{};
+  builder_.td.mr_service_td->fill(0x5d);
+  files_.AddFile("/in/tdx.bin", builder_.Build());
+  files_.AddFile("/in/tdx.json", pki_.BuildCollateral().ToJson());
+  ASSERT_EQ(Run({"verify", "/in/tdx.bin", "--collateral", "/in/tdx.json", "--root-ca",
+                 "/in/root.pem", "--json"}),
+            kExitVerified)
+      << out_.str() << err_.str();
+  const nlohmann::json json = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(json["tee"], "tdx");
+  EXPECT_EQ(json["quote_version"], 5);
+  EXPECT_EQ(json["debug"], true);
+  EXPECT_EQ(json["td_attributes"], "0100001000000000");
+  EXPECT_EQ(json["tee_tcb_svn"], "05010200000000000000000000000000");
+  EXPECT_EQ(json["tee_tcb_svn2"], "06010200000000000000000000000000");
+  std::string service_td_hex;
+  for (int i = 0; i < 48; ++i) {
+    service_td_hex += "5d";
+  }
+  EXPECT_EQ(json["mr_service_td"], service_td_hex);
+  EXPECT_FALSE(json.contains("mrenclave"));
+  ASSERT_EQ(
+      Run({"verify", "/in/tdx.bin", "--collateral", "/in/tdx.json", "--root-ca", "/in/root.pem"}),
+      kExitVerified);
+  EXPECT_THAT(out_.str(), HasSubstr("VERIFIED: TDX quote v5, TCB status UpToDate"));
+  EXPECT_THAT(out_.str(), HasSubstr("(DEBUG TD)"));
+  ASSERT_EQ(Run({"show", "/in/tdx.bin"}), kExitVerified) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("body_type: 3"));
+  EXPECT_THAT(out_.str(), HasSubstr("mr_service_td: 5d5d"));
+}
+
 TEST(ParseTimeArgumentTest, AcceptsRfc3339AndUnixSeconds) {
   EXPECT_EQ(*ParseTimeArgument("2025-07-01T00:00:00Z"), absl::FromUnixSeconds(1751328000));
   EXPECT_EQ(*ParseTimeArgument("2025-07-01T02:00:00+02:00"), absl::FromUnixSeconds(1751328000));

@@ -31,6 +31,32 @@ OrderedJson ReportJson(const dcap::ReportBody& report) {
   return json;
 }
 
+// The TD report's fields under the names of `verify --json` (the list): measurements,
+// then attributes and SVNs, then the 1.5 fields when present.
+void AddTdReportFields(const dcap::TdReportBody& td, OrderedJson* json) {
+  OrderedJson& out = *json;
+  out["mr_td"] = HexEncode(td.mr_td);
+  out["mr_config_id"] = HexEncode(td.mr_config_id);
+  out["mr_owner"] = HexEncode(td.mr_owner);
+  out["mr_owner_config"] = HexEncode(td.mr_owner_config);
+  for (size_t i = 0; i < td.rtmr.size(); ++i) {
+    out[absl::StrCat("rtmr", i)] = HexEncode(td.rtmr[i]);
+  }
+  out["mr_seam"] = HexEncode(td.mr_seam);
+  out["mr_signer_seam"] = HexEncode(td.mr_signer_seam);
+  out["td_attributes"] = HexEncode(td.td_attributes);
+  out["xfam"] = HexEncode(td.xfam);
+  out["tee_tcb_svn"] = HexEncode(td.tee_tcb_svn);
+  if (td.tee_tcb_svn2) {
+    out["tee_tcb_svn2"] = HexEncode(*td.tee_tcb_svn2);
+  }
+  if (td.mr_service_td) {
+    out["mr_service_td"] = HexEncode(*td.mr_service_td);
+  }
+  out["report_data"] = HexEncode(td.report_data);
+  out["debug"] = td.debug();
+}
+
 OrderedJson ExtensionJson(const dcap::PckExtension& extension) {
   OrderedJson json = OrderedJson::object();
   json["fmspc"] = HexEncode(extension.fmspc);
@@ -104,12 +130,19 @@ OrderedJson ResultJson(const dcap::VerificationResult& result) {
   }
   const dcap::Verdict& verdict = result.verdict();
   json["verified"] = true;
-  json["tee"] = "sgx";
+  json["tee"] = std::string(dcap::TeeName(verdict.tee));
   json["quote_version"] = verdict.quote_version;
   json["tcb_status"] = std::string(dcap::TcbStatusName(verdict.tcb_status));
   json["advisory_ids"] = verdict.advisory_ids;
   json["fmspc"] = HexEncode(verdict.pck.fmspc);
   json["pce_id"] = HexEncode(verdict.pck.pce_id);
+  if (verdict.td_report) {
+    json["tdx_module_status"] = std::string(
+        dcap::TcbStatusName(verdict.tdx_module_status.value_or(dcap::TcbStatus::kUpToDate)));
+    AddTdReportFields(*verdict.td_report, &json);
+    json["collateral_expired"] = verdict.collateral_expired;
+    return json;
+  }
   json["mrenclave"] = HexEncode(verdict.report.mr_enclave);
   json["mrsigner"] = HexEncode(verdict.report.mr_signer);
   json["isv_prod_id"] = verdict.report.isv_prod_id;
@@ -126,16 +159,34 @@ std::string ResultText(const dcap::VerificationResult& result) {
                         "): ", result.rejection().message, "\n");
   }
   const dcap::Verdict& verdict = result.verdict();
-  std::string text = absl::StrCat("VERIFIED: SGX quote v", verdict.quote_version, ", TCB status ",
-                                  dcap::TcbStatusName(verdict.tcb_status));
+  std::string text =
+      absl::StrCat("VERIFIED: ", verdict.td_report ? "TDX" : "SGX", " quote v",
+                   verdict.quote_version, ", TCB status ", dcap::TcbStatusName(verdict.tcb_status));
   if (!verdict.advisory_ids.empty()) {
     absl::StrAppend(&text, " (", absl::StrJoin(verdict.advisory_ids, ", "), ")");
   }
-  absl::StrAppend(&text, "\n  MRENCLAVE ", HexEncode(verdict.report.mr_enclave), "\n  MRSIGNER  ",
-                  HexEncode(verdict.report.mr_signer), "\n  ISVPRODID ", verdict.report.isv_prod_id,
-                  ", ISVSVN ", verdict.report.isv_svn,
-                  (verdict.report.attributes[0] & 0x02) ? ", DEBUG enclave" : "", "\n  FMSPC ",
-                  HexEncode(verdict.pck.fmspc), ", PCE ID ", HexEncode(verdict.pck.pce_id), "\n");
+  if (verdict.td_report) {
+    const dcap::TdReportBody& td = *verdict.td_report;
+    absl::StrAppend(
+        &text, "\n  TDX module ",
+        verdict.tdx_module_identity.empty() ? "(major version 0)" : verdict.tdx_module_identity,
+        " status ",
+        dcap::TcbStatusName(verdict.tdx_module_status.value_or(dcap::TcbStatus::kUpToDate)),
+        ", TEE_TCB_SVN ", HexEncode(td.tee_tcb_svn), "\n  MRTD  ", HexEncode(td.mr_td));
+    for (size_t i = 0; i < td.rtmr.size(); ++i) {
+      absl::StrAppend(&text, "\n  RTMR", i, " ", HexEncode(td.rtmr[i]));
+    }
+    absl::StrAppend(&text, "\n  MRSEAM ", HexEncode(td.mr_seam), "\n  TDATTRIBUTES ",
+                    HexEncode(td.td_attributes), td.debug() ? " (DEBUG TD)" : "", ", XFAM ",
+                    HexEncode(td.xfam), "\n  FMSPC ", HexEncode(verdict.pck.fmspc), ", PCE ID ",
+                    HexEncode(verdict.pck.pce_id), "\n");
+  } else {
+    absl::StrAppend(&text, "\n  MRENCLAVE ", HexEncode(verdict.report.mr_enclave), "\n  MRSIGNER  ",
+                    HexEncode(verdict.report.mr_signer), "\n  ISVPRODID ",
+                    verdict.report.isv_prod_id, ", ISVSVN ", verdict.report.isv_svn,
+                    (verdict.report.attributes[0] & 0x02) ? ", DEBUG enclave" : "", "\n  FMSPC ",
+                    HexEncode(verdict.pck.fmspc), ", PCE ID ", HexEncode(verdict.pck.pce_id), "\n");
+  }
   if (verdict.collateral_expired) {
     absl::StrAppend(&text, "  note: collateral is outside its validity period (allowed)\n");
   }
@@ -157,11 +208,11 @@ OrderedJson QuoteJson(const dcap::Quote& quote) {
   if (quote.sgx_report) {
     json["report_body"] = ReportJson(*quote.sgx_report);
   }
+  json["body_type"] = quote.body_type;
   if (quote.td_report) {
     OrderedJson td = OrderedJson::object();
-    td["tee_tcb_svn"] = HexEncode(quote.td_report->tee_tcb_svn);
-    td["mr_td"] = HexEncode(quote.td_report->mr_td);
-    td["report_data"] = HexEncode(quote.td_report->report_data);
+    AddTdReportFields(*quote.td_report, &td);
+    td["seam_attributes"] = HexEncode(quote.td_report->seam_attributes);
     json["td_report_body"] = std::move(td);
   }
   json["signature"] = HexEncode(quote.signature);

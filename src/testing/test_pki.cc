@@ -311,6 +311,25 @@ std::string EncodeSgxExtension(const dcap::PckExtension& extension) {
   return Tlv(0x30, entries);
 }
 
+namespace {
+
+// QE Identity and TDX module identity levels: {"tcb": {"isvsvn"}, "tcbDate", "tcbStatus", ...}.
+nlohmann::ordered_json LevelsJson(const std::vector<QeLevelSpec>& levels) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const QeLevelSpec& level : levels) {
+    nlohmann::ordered_json entry = {{"tcb", {{"isvsvn", level.isvsvn}}},
+                                    {"tcbDate", "2024-03-13T00:00:00Z"},
+                                    {"tcbStatus", level.status}};
+    if (!level.advisory_ids.empty()) {
+      entry["advisoryIDs"] = level.advisory_ids;
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string TcbInfoJson(const TcbInfoSpec& spec) {
   nlohmann::ordered_json json = nlohmann::ordered_json::object();
   if (spec.version == 3) {
@@ -323,6 +342,25 @@ std::string TcbInfoJson(const TcbInfoSpec& spec) {
   json["pceId"] = HexUpper(spec.pce_id);
   json["tcbType"] = 0;
   json["tcbEvaluationDataNumber"] = 17;
+  auto module_json = [](const TdxModuleSpec& module) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    out["mrsigner"] = HexUpper(module.mrsigner);
+    out["attributes"] = module.attributes;
+    out["attributesMask"] = module.attributes_mask;
+    return out;
+  };
+  if (spec.tdx_module) {
+    json["tdxModule"] = module_json(*spec.tdx_module);
+  }
+  if (!spec.tdx_module_identities.empty()) {
+    json["tdxModuleIdentities"] = nlohmann::ordered_json::array();
+    for (const TdxModuleIdentitySpec& identity : spec.tdx_module_identities) {
+      nlohmann::ordered_json entry = {{"id", identity.id}};
+      entry.update(module_json(identity.module));
+      entry["tcbLevels"] = LevelsJson(identity.levels);
+      json["tdxModuleIdentities"].push_back(std::move(entry));
+    }
+  }
   json["tcbLevels"] = nlohmann::ordered_json::array();
   for (const TcbLevelSpec& level : spec.levels) {
     nlohmann::ordered_json tcb = nlohmann::ordered_json::object();
@@ -337,6 +375,12 @@ std::string TcbInfoJson(const TcbInfoSpec& spec) {
       }
     }
     tcb["pcesvn"] = level.pcesvn;
+    if (level.tdx_components) {
+      tcb["tdxtcbcomponents"] = nlohmann::ordered_json::array();
+      for (uint8_t svn : *level.tdx_components) {
+        tcb["tdxtcbcomponents"].push_back({{"svn", svn}});
+      }
+    }
     nlohmann::ordered_json entry = {
         {"tcb", tcb}, {"tcbDate", "2024-03-13T00:00:00Z"}, {"tcbStatus", level.status}};
     if (!level.advisory_ids.empty()) {
@@ -360,16 +404,7 @@ std::string QeIdentityJson(const QeIdentitySpec& spec) {
   json["attributesMask"] = spec.attributes_mask;
   json["mrsigner"] = HexUpper(spec.mrsigner);
   json["isvprodid"] = spec.isvprodid;
-  json["tcbLevels"] = nlohmann::ordered_json::array();
-  for (const QeLevelSpec& level : spec.levels) {
-    nlohmann::ordered_json entry = {{"tcb", {{"isvsvn", level.isvsvn}}},
-                                    {"tcbDate", "2024-03-13T00:00:00Z"},
-                                    {"tcbStatus", level.status}};
-    if (!level.advisory_ids.empty()) {
-      entry["advisoryIDs"] = level.advisory_ids;
-    }
-    json["tcbLevels"].push_back(entry);
-  }
+  json["tcbLevels"] = LevelsJson(spec.levels);
   return json.dump();
 }
 
@@ -438,6 +473,25 @@ TestPki::TestPki()
                     {},
                     TestTime("2025-06-01T00:00:00Z"),
                     TestTime("2025-08-01T00:00:00Z")};
+}
+
+void TestPki::UseTdx() {
+  tcb_info.version = 3;
+  tcb_info.id = "TDX";
+  tcb_info.tdx_module = TdxModuleSpec{};
+  tcb_info.tdx_module_identities = {
+      TdxModuleIdentitySpec{
+          "TDX_01",
+          TdxModuleSpec{},
+          {QeLevelSpec{5, "UpToDate", {}}, QeLevelSpec{3, "OutOfDate", {"INTEL-SA-01036"}}}},
+      TdxModuleIdentitySpec{"TDX_03", TdxModuleSpec{}, {QeLevelSpec{2, "UpToDate", {}}}}};
+  tcb_info.levels = {TcbLevelSpec{pck_extension.tcb_components,
+                                  pck_extension.pcesvn,
+                                  "UpToDate",
+                                  {},
+                                  std::array<uint8_t, 16>{5, 1, 2}}};
+  qe_identity.id = "TD_QE";
+  qe_identity.isvprodid = 2;
 }
 
 void TestPki::ReissuePckLeaf() {

@@ -104,12 +104,27 @@ struct TcbLevelSpec {
   uint16_t pcesvn = 0;
   std::string status = "UpToDate";
   std::vector<std::string> advisory_ids;
+  // TDX TCB Info: the 16 tdxtcbcomponents (compared with TEE_TCB_SVN).
+  std::optional<std::array<uint8_t, 16>> tdx_components = std::nullopt;
 };
 
 struct QeLevelSpec {
   uint16_t isvsvn = 0;
   std::string status = "UpToDate";
   std::vector<std::string> advisory_ids;
+};
+
+// TDX TCB Info's `tdxModule` (and the common part of each `tdxModuleIdentities` entry).
+struct TdxModuleSpec {
+  std::array<uint8_t, 48> mrsigner{};
+  std::string attributes = "0000000000000000";
+  std::string attributes_mask = "FFFFFFFFFFFFFFFF";
+};
+
+struct TdxModuleIdentitySpec {
+  std::string id;  // "TDX_01": chosen by TEE_TCB_SVN[1], the module's major version
+  TdxModuleSpec module;
+  std::vector<QeLevelSpec> levels;  // by the module's ISVSVN (TEE_TCB_SVN[0])
 };
 
 struct TcbInfoSpec {
@@ -120,6 +135,8 @@ struct TcbInfoSpec {
   std::array<uint8_t, 6> fmspc{};
   std::array<uint8_t, 2> pce_id{};
   std::vector<TcbLevelSpec> levels;
+  std::optional<TdxModuleSpec> tdx_module = std::nullopt;
+  std::vector<TdxModuleIdentitySpec> tdx_module_identities = {};  // omitted when empty
 };
 
 struct QeIdentitySpec {
@@ -164,6 +181,13 @@ class TestPki {
   std::string qe_identity_chain_override;
 
   dcap::Collateral BuildCollateral() const;
+
+  // Makes tcb_info and qe_identity TDX collateral for this platform that a default TDX quote of
+  // QuoteBuilder (after QuoteBuilder::UseTdx) verifies as UpToDate: TCB Info id "TDX" with one
+  // level (the PCK's SGX TCB and TDX components 5,1,2), tdxModule with a zero MRSIGNER, module
+  // identities TDX_01 (ISVSVN 5 UpToDate, 3 OutOfDate) and TDX_03 (ISVSVN 2 UpToDate); QE
+  // Identity id "TD_QE" with ISVPRODID 2.
+  void UseTdx();
 
   X509* root() const { return root_.get(); }
   EVP_PKEY* root_key() const { return root_key_.get(); }
