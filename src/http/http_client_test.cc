@@ -42,6 +42,12 @@ class LoopbackServer {
     ASSERT_GT(port_, 0);
     // bind_to_any_port already listens: connections queue until the accept loop runs.
     thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // stop() is a no-op until the accept loop runs; wait for it so the destructor can stop it.
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (!server_->is_running() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_TRUE(server_->is_running());
   }
   std::string Url(absl::string_view scheme, absl::string_view path) const {
     return absl::StrCat(scheme, "://", scheme == "https" ? "localhost" : "127.0.0.1", ":", port_,
