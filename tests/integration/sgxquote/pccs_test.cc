@@ -93,6 +93,22 @@ TEST_F(SgxQuotePccsTest, CollateralOutputGivesTheSameVerdictAsPccsUrl) {
   }
 }
 
+TEST_F(SgxQuotePccsTest, ExpiredCollateralFromThePccsIsCollateralExpired) {
+  pki_.tcb_info.issue_date = absl::Now() - absl::Hours(24 * 40);
+  pki_.tcb_info.next_update = absl::Now() - absl::Hours(24 * 10);
+  Serve();
+  const std::string cache = dir_.path() + "/collateral.db";
+  const ProcessResult result = RunSgxQuote(VerifyOnline({"--cache", cache}));
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("collateral_expired"));
+  // Served again from the cache once the PCCS is gone: still the freshest to be had.
+  const std::vector<std::string> args = VerifyOnline({"--cache", cache});
+  standin_.reset();
+  const ProcessResult again = RunSgxQuote(args);
+  EXPECT_EQ(again.exit_code, 1) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("collateral_expired"));
+}
+
 TEST_F(SgxQuotePccsTest, TheCacheFileKeepsVerifyWorkingWhenThePccsIsGone) {
   const std::string cache = dir_.path() + "/collateral.db";
   const ProcessResult first = RunSgxQuote(VerifyOnline({"--cache", cache}));
