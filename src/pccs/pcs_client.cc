@@ -127,7 +127,11 @@ absl::StatusOr<SignedJson> ExtractSignedJson(absl::string_view body, absl::strin
   // Walk the top-level members to find the raw bytes of `key`'s value.
   const JsonSpans spans(body);
   size_t i = spans.SkipSpace(0);
-  ++i;  // '{'
+  if (i >= body.size() || body[i] != '{') {
+    // nlohmann skips a byte order mark that this scan does not; such a body is refused.
+    return absl::InvalidArgumentError("the body does not start with a JSON object");
+  }
+  ++i;
   int found = 0;
   while (true) {
     i = spans.SkipSpace(i);
@@ -208,7 +212,11 @@ PcsClient::PcsClient(Options options, const http::HttpClient* http, const os::Cl
 
 absl::StatusOr<http::HttpResponse> PcsClient::Fetch(absl::string_view path,
                                                     absl::Time deadline) const {
-  const std::string url = absl::StrCat(base_url_, path);
+  return FetchUrl(absl::StrCat(base_url_, path), deadline);
+}
+
+absl::StatusOr<http::HttpResponse> PcsClient::FetchUrl(const std::string& url,
+                                                       absl::Time deadline) const {
   absl::StatusOr<http::HttpResponse> response =
       http_->Get(url, {.timeout = options_.request_timeout,
                        .deadline = deadline,
@@ -276,11 +284,19 @@ absl::StatusOr<PcsClient::Crl> PcsClient::FetchPckCrl(PckCa ca, absl::Time deadl
 
 absl::StatusOr<std::string> PcsClient::FetchRootCaCrl(absl::Time deadline) const {
   const std::string path = "/sgx/certification/v4/rootcacrl";
-  ASSIGN_OR_RETURN(http::HttpResponse response, Fetch(path, deadline));
-  absl::StatusOr<std::string> der = CrlBodyToDer(response.body);
+  std::string url = absl::StrCat(base_url_, path);
+  absl::StatusOr<http::HttpResponse> response = Fetch(path, deadline);
+  if (response.status().code() == absl::StatusCode::kNotFound &&
+      !options_.root_ca_crl_fallback_url.empty()) {
+    url = options_.root_ca_crl_fallback_url;
+    response = FetchUrl(url, deadline);
+  }
+  if (!response.ok()) {
+    return response.status();
+  }
+  absl::StatusOr<std::string> der = CrlBodyToDer(response->body);
   if (!der.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("PCCS: GET ", base_url_, path, ": ", der.status().message()));
+    return absl::UnavailableError(absl::StrCat("PCCS: GET ", url, ": ", der.status().message()));
   }
   return der;
 }

@@ -16,7 +16,10 @@
 //         body: {"enclaveIdentity": {...}, "signature": "<hex>"}
 //         header SGX-Enclave-Identity-Issuer-Chain (or Enclave-Identity-Issuer-Chain)
 //   GET /sgx/certification/v4/rootcacrl
-//         body: the root CA CRL, as hex of DER (PCCS) or DER (accepted either way, or PEM)
+//         body: the root CA CRL, as hex of DER (PCCS) or DER (accepted either way, or PEM).
+//         Intel's PCS itself has no such endpoint (PCCS fetches the CRL from the root
+//         certificate's distribution point): on a 404 the client asks
+//         Options::root_ca_crl_fallback_url, Intel's published location by default.
 //
 // The TCB Info and QE Identity signatures are over the exact bytes of the inner object as the
 // service sent them, so the client cuts those bytes out of the body; it never re-serialises.
@@ -71,6 +74,10 @@ class PcsClient : public CollateralSource {
     // Real answers are a few kilobytes (a TCB Info with many levels, a CRL of a few thousand
     // serials stays under 1 MiB).
     size_t max_body_bytes = 4 << 20;
+    // Where the root CA CRL comes from when the service answers 404 for rootcacrl (Intel's PCS);
+    // empty: no fallback. The CRL is signed by the root, so its source needs no trust.
+    std::string root_ca_crl_fallback_url =
+        "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
   };
 
   // `http` and `clock` must outlive the client.
@@ -99,6 +106,7 @@ class PcsClient : public CollateralSource {
  private:
   // GETs base_url_ + path; a 200 answer, or the error the header describes.
   absl::StatusOr<http::HttpResponse> Fetch(absl::string_view path, absl::Time deadline) const;
+  absl::StatusOr<http::HttpResponse> FetchUrl(const std::string& url, absl::Time deadline) const;
   // A signed JSON item at `path` whose issuer chain comes in the first of `chain_headers`.
   absl::StatusOr<SignedItem> FetchSigned(absl::string_view path, absl::string_view key,
                                          std::initializer_list<absl::string_view> chain_headers,

@@ -123,6 +123,23 @@ TEST_F(PcsClientTest, AcceptsTheRootCaCrlAsHexDerOrPem) {
   }
 }
 
+TEST_F(PcsClientTest, TakesTheRootCaCrlFromTheFallbackWhenTheServiceHasNone) {
+  standin_.set_serve_root_crl(false);
+  PccsStandin distribution_point;  // stands for certificates.trustedservices.intel.com
+  distribution_point.Serve(platform_, served_);
+  distribution_point.set_root_crl_encoding(PccsStandin::CrlEncoding::kDer);
+  const std::string fallback =
+      absl::StrCat(distribution_point.url(), "/sgx/certification/v4/rootcacrl");
+  PcsClient client({.base_url = standin_.url(), .root_ca_crl_fallback_url = fallback}, &http_,
+                   &clock_);
+  absl::StatusOr<std::string> der = client.FetchRootCaCrl(Soon());
+  ASSERT_TRUE(der.ok()) << der.status();
+  EXPECT_EQ(*der, served_.parts().root_ca_crl);
+
+  PcsClient without({.base_url = standin_.url(), .root_ca_crl_fallback_url = ""}, &http_, &clock_);
+  EXPECT_EQ(without.FetchRootCaCrl(Soon()).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(PcsClientTest, DecodesIssuerChainHeadersIncludingTheV3Name) {
   standin_.set_v3_tcb_header(true);
   absl::StatusOr<PcsClient::SignedItem> tcb_info =
@@ -215,6 +232,10 @@ TEST(ExtractSignedJson, RejectsWhatIsNotASignedObject) {
   EXPECT_THAT(
       ExtractSignedJson("{\"tcbInfo\":{},\"signature\":\"xy\"}", "tcbInfo").status().message(),
       HasSubstr("not hex"));
+  EXPECT_THAT(ExtractSignedJson("\xEF\xBB\xBF{\"tcbInfo\":{},\"signature\":\"00\"}", "tcbInfo")
+                  .status()
+                  .message(),
+              HasSubstr("does not start with a JSON object"));
   // Two copies: nlohmann keeps one, the signature may cover the other.
   EXPECT_THAT(ExtractSignedJson(
                   "{\"tcbInfo\":{\"a\":1},\"tcbInfo\":{\"a\":2},\"signature\":\"00\"}", "tcbInfo")

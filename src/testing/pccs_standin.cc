@@ -54,6 +54,7 @@ struct PccsStandin::State {
   absl::Duration delay ABSL_GUARDED_BY(mutex) = absl::ZeroDuration();
   CrlEncoding root_encoding ABSL_GUARDED_BY(mutex) = CrlEncoding::kHex;
   bool v3_tcb_header ABSL_GUARDED_BY(mutex) = false;
+  bool serve_root_crl ABSL_GUARDED_BY(mutex) = true;
   uint64_t release_generation ABSL_GUARDED_BY(mutex) = 0;
   bool stopping ABSL_GUARDED_BY(mutex) = false;
   std::vector<std::string> requests ABSL_GUARDED_BY(mutex);
@@ -103,7 +104,7 @@ struct PccsStandin::State {
           "application/pkix-crl",
           {{"SGX-PCK-CRL-Issuer-Chain", http::PercentEncode(parts.pck_crl_issuer_chain)}}};
     }
-    if (path == "/sgx/certification/v4/rootcacrl" && root_crl.has_value()) {
+    if (path == "/sgx/certification/v4/rootcacrl" && root_crl.has_value() && serve_root_crl) {
       const std::string& der = root_crl->parts().root_ca_crl;
       switch (root_encoding) {
         case CrlEncoding::kDer:
@@ -223,6 +224,11 @@ void PccsStandin::set_root_crl_encoding(CrlEncoding encoding) {
 void PccsStandin::set_v3_tcb_header(bool v3) {
   absl::MutexLock lock(&state_->mutex);
   state_->v3_tcb_header = v3;
+}
+
+void PccsStandin::set_serve_root_crl(bool serve) {
+  absl::MutexLock lock(&state_->mutex);
+  state_->serve_root_crl = serve;
 }
 
 void PccsStandin::ReleaseStalled() {

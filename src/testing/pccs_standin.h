@@ -50,6 +50,8 @@ class PccsStandin {
   void set_root_crl_encoding(CrlEncoding encoding);
   // Sends the TCB Info chain under the v3 name SGX-TCB-Info-Issuer-Chain instead.
   void set_v3_tcb_header(bool v3);
+  // false: answer 404 for rootcacrl, as Intel's PCS does.
+  void set_serve_root_crl(bool serve);
   // Ends the waits of answers being delayed now.
   void ReleaseStalled();
 
