@@ -83,7 +83,8 @@ class PcsClient : public CollateralSource {
   // `http` and `clock` must outlive the client.
   PcsClient(Options options, const http::HttpClient* http, const os::Clock* clock);
 
-  // Fetches the four items for `platform` one after another, all within `deadline`.
+  // Fetches the four items for `platform` within `deadline`: the TCB Info, then the other three
+  // at once (on two short-lived threads).
   absl::StatusOr<std::shared_ptr<const dcap::Collateral>> Get(const PlatformId& platform,
                                                               absl::Time deadline) override;
 

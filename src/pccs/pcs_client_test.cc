@@ -26,9 +26,9 @@ dcap::VerifyOptions At(absl::Time at) {
 }
 
 using ::testing::Contains;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::PccsStandin;
+using ::testing::UnorderedElementsAre;
 
 class PcsClientTest : public ::testing::Test {
  protected:
@@ -60,11 +60,14 @@ TEST_F(PcsClientTest, FetchesTheFourItemsByteForByteAndTheQuoteVerifiesAgainstTh
       client.Get(platform_, Soon());
   ASSERT_TRUE(collateral.ok()) << collateral.status();
   const std::string fmspc = dcap::HexEncode(platform_.fmspc);
+  // The TCB Info first, the other three at once.
+  ASSERT_EQ(standin_.requests().size(), 4u);
+  EXPECT_EQ(standin_.requests()[0], absl::StrCat("/sgx/certification/v4/tcb?fmspc=", fmspc));
   EXPECT_THAT(standin_.requests(),
-              ElementsAre(absl::StrCat("/sgx/certification/v4/tcb?fmspc=", fmspc),
-                          "/sgx/certification/v4/qe/identity",
-                          "/sgx/certification/v4/pckcrl?ca=processor&encoding=der",
-                          "/sgx/certification/v4/rootcacrl"));
+              UnorderedElementsAre(absl::StrCat("/sgx/certification/v4/tcb?fmspc=", fmspc),
+                                   "/sgx/certification/v4/qe/identity",
+                                   "/sgx/certification/v4/pckcrl?ca=processor&encoding=der",
+                                   "/sgx/certification/v4/rootcacrl"));
 
   EXPECT_EQ((*collateral)->digest(), served_.digest());  // every part, byte for byte
   dcap::Verifier verifier(pki_.Anchor());
@@ -94,9 +97,9 @@ TEST_F(PcsClientTest, AsksTheTdxPathsForATdxPlatform) {
   standin_.Serve(tdx, pki_.BuildCollateral());
   absl::StatusOr<std::shared_ptr<const dcap::Collateral>> collateral = Client().Get(tdx, Soon());
   ASSERT_TRUE(collateral.ok()) << collateral.status();
-  EXPECT_THAT(
-      standin_.requests(),
-      ElementsAre(absl::StrCat("/tdx/certification/v4/tcb?fmspc=", dcap::HexEncode(tdx.fmspc)),
+  EXPECT_THAT(standin_.requests(),
+              UnorderedElementsAre(
+                  absl::StrCat("/tdx/certification/v4/tcb?fmspc=", dcap::HexEncode(tdx.fmspc)),
                   "/tdx/certification/v4/qe/identity",
                   "/sgx/certification/v4/pckcrl?ca=processor&encoding=der",
                   "/sgx/certification/v4/rootcacrl"));
@@ -200,6 +203,16 @@ TEST_F(PcsClientTest, ASlowServiceIsCutOffAtTheDeadline) {
   standin_.ReleaseStalled();
   EXPECT_EQ(collateral.status().code(), absl::StatusCode::kDeadlineExceeded) << collateral.status();
   EXPECT_LT(took, absl::Seconds(2));
+}
+
+TEST_F(PcsClientTest, ASlowServiceCostsTwoRoundTripsNotFour) {
+  // Four answers of 500 ms each one after another would need 2 s; the deadline allows 1.8 s.
+  standin_.set_delay(absl::Milliseconds(500));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<const dcap::Collateral>> collateral =
+      Client().Get(platform_, start + absl::Milliseconds(1800));
+  EXPECT_TRUE(collateral.ok()) << collateral.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(1000));
 }
 
 TEST_F(PcsClientTest, ADeadServiceIsUnavailable) {
