@@ -11,6 +11,9 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
+# libcurl (OpenSSL flavour) for outbound HTTP(S); SQLite for the collateral cache.
+find_package(CURL REQUIRED)
+find_package(SQLite3 REQUIRED)
 # CLI11 is header-only in Debian; its headers are on the default include path.
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 # cpp-httplib is compiled as a shared library in Debian; its header must see the same feature

@@ -14,6 +14,7 @@
 #include "src/dcap/quote.h"
 #include "src/dcap/trust_anchor.h"
 #include "src/dcap/verifier.h"
+#include "src/sgxquote/collateral_command.h"
 #include "src/sgxquote/output.h"
 
 namespace cn::sgxquote {
@@ -32,6 +33,7 @@ struct VerifyFlags {
   bool repeat_given = false;
   double seconds = 3;
   bool cold = false;
+  OnlineCollateralFlags online;  // verify --pccs-url instead of --collateral
 };
 
 // What verify and bench need, read and checked once; any failure is an input error (exit 2).
@@ -52,16 +54,20 @@ absl::StatusOr<std::string> ReadInput(const os::FileSystem& files, absl::string_
 }
 
 absl::StatusOr<Inputs> LoadInputs(const VerifyFlags& flags, const os::FileSystem& files,
-                                  const os::Clock& clock) {
+                                  const os::Clock& clock, absl::string_view quote = {}) {
   Inputs inputs;
-  ASSIGN_OR_RETURN(std::string collateral_text,
-                   ReadInput(files, flags.collateral, "collateral file"));
-  absl::StatusOr<dcap::Collateral> collateral = dcap::Collateral::FromJson(collateral_text);
-  if (!collateral.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("collateral file ", flags.collateral, ": ", collateral.status().message()));
+  if (flags.collateral.empty() && !flags.online.pccs_url.empty()) {
+    // Collateral for the quote's platform; fetched once the PCK chain options are read below.
+  } else {
+    ASSIGN_OR_RETURN(std::string collateral_text,
+                     ReadInput(files, flags.collateral, "collateral file"));
+    absl::StatusOr<dcap::Collateral> collateral = dcap::Collateral::FromJson(collateral_text);
+    if (!collateral.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("collateral file ", flags.collateral, ": ", collateral.status().message()));
+    }
+    inputs.collateral = *std::move(collateral);
   }
-  inputs.collateral = *std::move(collateral);
 
   std::optional<dcap::TrustAnchor> anchor;
   if (!flags.root_ca.empty()) {
@@ -92,6 +98,17 @@ absl::StatusOr<Inputs> LoadInputs(const VerifyFlags& flags, const os::FileSystem
     ASSIGN_OR_RETURN(inputs.options.at, ParseTimeArgument(flags.at));
   }
   inputs.options.allow_expired_collateral = flags.allow_expired;
+  if (!inputs.collateral.has_value()) {
+    if (!dcap::ParseQuote(quote).ok()) {
+      // No platform to ask for; the verifier rejects the quote (unsupported_quote_format)
+      // before it looks at any collateral.
+      inputs.collateral = dcap::Collateral::FromParts({});
+    } else {
+      ASSIGN_OR_RETURN(
+          inputs.collateral,
+          FetchCollateralForQuote(quote, inputs.options.pck_chain_pem, flags.online, clock));
+    }
+  }
   return inputs;
 }
 
@@ -107,7 +124,11 @@ int RunVerify(const VerifyFlags& flags, const os::FileSystem& files, const os::C
     err << "sgx-quote: " << quote.status().message() << "\n";
     return kExitUsage;
   }
-  absl::StatusOr<Inputs> inputs = LoadInputs(flags, files, clock);
+  if (flags.collateral.empty() == flags.online.pccs_url.empty()) {
+    err << "sgx-quote: verify: give either --collateral FILE or --pccs-url URL\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<Inputs> inputs = LoadInputs(flags, files, clock, *quote);
   if (!inputs.ok()) {
     err << "sgx-quote: " << inputs.status().message() << "\n";
     return kExitUsage;
@@ -236,8 +257,9 @@ int RunBench(const VerifyFlags& flags, const os::FileSystem& files, const os::Cl
   return kExitVerified;
 }
 
-void AddVerificationFlags(CLI::App* command, VerifyFlags* flags) {
-  command->add_option("--collateral", flags->collateral, "collateral JSON file")->required();
+CLI::Option* AddVerificationFlags(CLI::App* command, VerifyFlags* flags) {
+  CLI::Option* collateral =
+      command->add_option("--collateral", flags->collateral, "collateral JSON file")->required();
   command->add_option("--root-ca", flags->root_ca,
                       "trust this root CA certificate (PEM or DER) instead of Intel's");
   command
@@ -247,6 +269,7 @@ void AddVerificationFlags(CLI::App* command, VerifyFlags* flags) {
   command->add_flag("--allow-expired-collateral", flags->allow_expired,
                     "do not reject for validity periods; report collateral_expired instead");
   command->add_flag("--json", flags->json, "print JSON");
+  return collateral;
 }
 
 }  // namespace
@@ -277,7 +300,10 @@ int RunCli(const std::vector<std::string>& args, const os::FileSystem& files,
 
   CLI::App* verify = app.add_subcommand("verify", "verify a quote; exit 0 verified, 1 rejected");
   verify->add_option("QUOTE", flags.quote, "quote file")->required();
-  AddVerificationFlags(verify, &flags);
+  // verify takes --collateral FILE or --pccs-url URL (collateral_command.h).
+  AddVerificationFlags(verify, &flags)
+      ->required(false)
+      ->excludes(AddOnlineCollateralFlags(verify, &flags.online));
   verify->add_option("--at", flags.at, "time to verify at: RFC 3339 or Unix seconds (default now)");
   CLI::Option* repeat =
       verify->add_option("--repeat", flags.repeat, "verify N times in this process")
@@ -293,6 +319,9 @@ int RunCli(const std::vector<std::string>& args, const os::FileSystem& files,
   bench->add_option("--at", flags.at, "time to verify at")->required();
   bench->add_option("--seconds", flags.seconds, "how long to run")->check(CLI::Range(0.0, 3600.0));
   bench->add_flag("--cold", flags.cold, "clear every cache before each verification");
+
+  CollateralCommandFlags collateral_flags;
+  CLI::App* collateral = AddCollateralCommand(&app, &collateral_flags);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   if (!reversed.empty()) {
@@ -311,6 +340,9 @@ int RunCli(const std::vector<std::string>& args, const os::FileSystem& files,
   }
   if (show->parsed()) {
     return RunShow(flags, files, out, err);
+  }
+  if (collateral->parsed()) {
+    return RunCollateralCommand(collateral_flags, files, clock, out, err);
   }
   return RunBench(flags, files, clock, cpu_time, out, err);
 }

@@ -4,6 +4,8 @@
 //
 //   sgx-quote verify QUOTE --collateral FILE [--at TIME] [--root-ca FILE] [--pck-chain FILE...]
 //                    [--allow-expired-collateral] [--json] [--repeat N]
+//   sgx-quote verify QUOTE --pccs-url URL [--cache FILE] ...   (collateral_command.h)
+//   sgx-quote collateral QUOTE --pccs-url URL [--cache FILE]
 //   sgx-quote show QUOTE [--json]
 //   sgx-quote bench --collateral FILE --at TIME [--root-ca FILE] [--pck-chain FILE...]
 //                   [--seconds S] [--cold] [--json] QUOTE...

@@ -1,0 +1,191 @@
+#include "src/http/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "src/common/check.h"
+
+namespace cn::http {
+namespace {
+
+// curl_global_init is not thread-safe and must precede every other libcurl call; once per
+// process, never undone (curl_global_cleanup at exit would race with late users).
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { CN_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK); });
+}
+
+struct CurlDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+
+struct Transfer {
+  HttpResponse response;
+  size_t max_body_bytes = 0;
+  bool body_too_large = false;
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  if (transfer->response.body.size() + bytes > transfer->max_body_bytes) {
+    transfer->body_too_large = true;
+    return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
+  }
+  transfer->response.body.append(data, bytes);
+  return bytes;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  absl::string_view line(data, bytes);
+  if (absl::StartsWith(line, "HTTP/")) {
+    // A new response (after a 100 Continue or an interim answer): forget earlier headers.
+    transfer->response.headers.clear();
+    return bytes;
+  }
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) {
+    return bytes;  // the blank line that ends the headers, or a malformed line: ignored
+  }
+  std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon)));
+  transfer->response.headers[std::move(name)] =
+      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  return bytes;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+const std::string* HttpResponse::Header(absl::string_view name) const {
+  auto it = headers.find(absl::AsciiStrToLower(name));
+  return it == headers.end() ? nullptr : &it->second;
+}
+
+HttpClient::HttpClient(Options options, const os::Clock* clock)
+    : options_(std::move(options)), clock_(clock) {
+  InitCurlOnce();
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Get(absl::string_view url,
+                                             const HttpRequestOptions& options) const {
+  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+    return absl::InvalidArgumentError(absl::StrCat("URL \"", url, "\" is not http:// or https://"));
+  }
+  const absl::Duration left = options.deadline - clock_->Now();
+  const absl::Duration bound = std::min(options.timeout, left);
+  // libcurl takes milliseconds and treats 0 as "no timeout": anything under 1 ms is over.
+  const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(bound));
+  if (timeout_ms < 1) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("GET ", url, ": the deadline passed before the request was sent"));
+  }
+
+  CurlPtr curl(curl_easy_init());
+  if (curl == nullptr) {
+    return absl::ResourceExhaustedError("libcurl could not create a handle");
+  }
+  CURL* handle = curl.get();
+  const std::string url_text(url);
+  Transfer transfer;
+  transfer.max_body_bytes = options.max_body_bytes;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  curl_easy_setopt(handle, CURLOPT_URL, url_text.c_str());
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+  // No signals: timeouts and DNS must not use SIGALRM in a threaded process.
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) {
+    curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
+  }
+  curl_easy_setopt(handle, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options.max_body_bytes));
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
+
+  const CURLcode code = curl_easy_perform(handle);
+  if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    return absl::ResourceExhaustedError(absl::StrCat("GET ", url, ": the response body exceeds ",
+                                                     options.max_body_bytes, " bytes"));
+  }
+  if (code != CURLE_OK) {
+    const std::string reason = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      return absl::DeadlineExceededError(absl::StrCat("GET ", url, ": no complete answer within ",
+                                                      absl::FormatDuration(bound), " (", reason,
+                                                      ")"));
+    }
+    if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL) {
+      return absl::InvalidArgumentError(absl::StrCat("GET ", url, ": ", reason));
+    }
+    return absl::UnavailableError(absl::StrCat("GET ", url, ": ", reason));
+  }
+  long status = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+  transfer.response.status = static_cast<int>(status);
+  return std::move(transfer.response);
+}
+
+absl::StatusOr<std::string> PercentDecode(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    const bool complete = i + 2 < text.size();
+    const int high = complete ? HexValue(text[i + 1]) : -1;
+    const int low = complete ? HexValue(text[i + 2]) : -1;
+    if (high < 0 || low < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad percent escape at offset ", i, " (a '%' must precede two hex digits)"));
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return out;
+}
+
+std::string PercentEncode(absl::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (absl::ascii_isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0xF]);
+    }
+  }
+  return out;
+}
+
+}  // namespace cn::http

@@ -1,0 +1,78 @@
+#pragma once
+
+// HttpClient: the one outbound HTTP(S) client (libcurl), for the PCS/PCCS collateral client and
+// anything else that must fetch over the network with a bound on time and memory.
+//
+// What a caller gets:
+//   - GET only, one request per call, no redirects followed (a collateral service that redirects
+//     is misconfigured; following blindly would let it point us anywhere);
+//   - a total time bound per request: the smaller of `timeout` and what is left until `deadline`
+//     (the whole exchange, connect included, is cut off then);
+//   - a bound on the body: a larger body stops the transfer and is an error, so a broken or
+//     hostile upstream cannot make us buffer without limit;
+//   - TLS always verified (peer certificate and host name), against the system CA store or
+//     `Options::ca_file`;
+//   - every response header, names lowercased (HTTP header names are case-insensitive).
+//
+// Errors (a non-2xx status is NOT an error: the caller decides what a 404 means):
+//   InvalidArgument    the URL is malformed or not http/https;
+//   DeadlineExceeded   the time bound ran out (or was already over);
+//   ResourceExhausted  the body exceeded max_body_bytes;
+//   Unavailable        connection refused, DNS, TLS or any other transfer failure; the message
+//                      names the URL and libcurl's reason.
+//
+// Thread safety: Get may be called from many threads at once; every call has its own curl
+// handle and libcurl's global initialisation happens once, before the first handle.
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "src/os/clock.h"
+
+namespace cn::http {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercased names; a repeated header keeps the last
+  std::string body;
+
+  // The header's value, or nullptr when absent. `name` in any case.
+  const std::string* Header(absl::string_view name) const;
+};
+
+struct HttpRequestOptions {
+  absl::Duration timeout = absl::Seconds(5);
+  absl::Time deadline = absl::InfiniteFuture();
+  size_t max_body_bytes = 16 << 20;
+};
+
+class HttpClient {
+ public:
+  struct Options {
+    // PEM bundle of CAs to trust instead of the system store (tests, private PCCS CAs).
+    std::string ca_file;
+    std::string user_agent = "confidential-nodes";
+  };
+
+  // `clock` measures what is left until a request's deadline; it must outlive the client.
+  HttpClient(Options options, const os::Clock* clock);
+
+  absl::StatusOr<HttpResponse> Get(absl::string_view url, const HttpRequestOptions& options) const;
+
+ private:
+  Options options_;
+  const os::Clock* clock_;
+};
+
+// Decodes %XX escapes (RFC 3986), as PCS issuer chain headers are sent. '+' stays '+': PEM's
+// base64 uses it and PCS escapes it as %2B. InvalidArgument for a '%' not followed by two hex
+// digits.
+absl::StatusOr<std::string> PercentDecode(absl::string_view text);
+// Escapes every byte outside RFC 3986's unreserved set (for tests and stand-ins).
+std::string PercentEncode(absl::string_view text);
+
+}  // namespace cn::http
