@@ -66,6 +66,11 @@ absl::string_view FileTypeName(FileType type) {
   return "unknown";
 }
 
+absl::Status FileSystem::WriteFile(absl::string_view host_path, absl::string_view) const {
+  return absl::UnimplementedError(
+      absl::StrCat("cannot write ", host_path, ": this file system is read-only"));
+}
+
 std::string JoinPath(absl::string_view directory, absl::string_view name) {
   absl::string_view base = directory;
   while (absl::ConsumeSuffix(&base, "/")) {
@@ -148,6 +153,28 @@ absl::StatusOr<std::string> HostFileSystem::ReadFile(absl::string_view host_path
   }
   ::close(fd);
   return content;
+}
+
+absl::Status HostFileSystem::WriteFile(absl::string_view host_path,
+                                       absl::string_view content) const {
+  // O_NONBLOCK: a FIFO put where a control file should be fails at once instead of hanging.
+  int fd = Open(host_path, O_WRONLY | O_TRUNC | O_NONBLOCK);
+  if (fd < 0) {
+    return ErrnoToStatus(errno, absl::StrCat("cannot open ", Describe(host_path), " for writing"));
+  }
+  absl::Cleanup close_fd = [fd] { CloseKeepingErrno(fd); };
+  ssize_t written;
+  do {
+    written = ::write(fd, content.data(), content.size());
+  } while (written < 0 && errno == EINTR);
+  if (written < 0) {
+    return ErrnoToStatus(errno, absl::StrCat("cannot write ", Describe(host_path)));
+  }
+  if (static_cast<size_t>(written) != content.size()) {
+    return absl::DataLossError(absl::StrCat("cannot write ", Describe(host_path), ": wrote ",
+                                            written, " of ", content.size(), " bytes"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FileType> HostFileSystem::Stat(absl::string_view host_path) const {
