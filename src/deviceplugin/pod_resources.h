@@ -1,0 +1,64 @@
+#pragma once
+
+// Who holds which of our devices, from the kubelet's PodResources API (v1 List, on
+// /var/lib/kubelet/pod-resources/kubelet.sock by default; proto/podresources/v1/api.proto).
+//
+// The kubelet lists every active pod with, per container, the device IDs of each extended
+// resource it was given. We keep only our resources, and of each container's devices only the
+// count and the smallest ID: the count is the figure, and the smallest ID (IDs are exclusive to
+// one container) matches the allocation to the kubelet's checkpoint, which has the pod UID.
+//
+// Kubernetes 1.20's kubelet offers List only (no Watch in v1 or v1alpha1), so callers poll.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/deviceplugin/resources.h"
+
+namespace v1 {
+class ListPodResourcesResponse;
+}
+
+namespace cn::deviceplugin {
+
+// The devices of one of our resources held by one container.
+struct ContainerHolding {
+  std::string namespace_name;
+  std::string pod;
+  std::string container;
+  ResourceKind kind = ResourceKind::kEpc;
+  uint64_t devices = 0;
+  std::string first_device;  // the smallest device ID (string order)
+};
+
+struct Holdings {
+  std::vector<ContainerHolding> containers;
+  // Device IDs of our resources that are not ours (wrong prefix, not a number): a kubelet
+  // would never list them; they are left out of the figures and counted here.
+  uint64_t foreign_devices = 0;
+};
+
+// Our resources' holdings in a List answer. Pods or containers without names are left out
+// (counted as foreign devices): they cannot be labelled.
+Holdings HoldingsFromList(const v1::ListPodResourcesResponse& response);
+
+// Where holdings come from: the kubelet over gRPC in production, anything in tests.
+class PodResourcesSource {
+ public:
+  virtual ~PodResourcesSource() = default;
+  // One List. Errors keep gRPC's code: Unavailable (no kubelet listening), Unimplemented (a
+  // kubelet without the v1 API), DeadlineExceeded, Internal (an answer that does not parse);
+  // the message names the socket.
+  virtual absl::StatusOr<Holdings> List() = 0;
+};
+
+// v1.PodResourcesLister/List on a Unix socket, one call at a time, each with `timeout`.
+// Answers up to 16 MiB are read (a node with all its EPC allocated lists ~1.7 MB of IDs).
+std::unique_ptr<PodResourcesSource> NewGrpcPodResources(std::string socket_path,
+                                                        absl::Duration timeout);
+
+}  // namespace cn::deviceplugin
