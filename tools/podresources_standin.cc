@@ -138,4 +138,11 @@ uint64_t PodResourcesStandin::ListCalls() const {
   return list_calls_;
 }
 
+bool PodResourcesStandin::WaitForListCalls(uint64_t count, absl::Duration timeout) const {
+  absl::MutexLock lock(&mutex_);
+  auto arrived = [this, count]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return list_calls_ >= count; };
+  return mutex_.AwaitWithTimeout(absl::Condition(&arrived), timeout);
+}
+
 }  // namespace cn::tools

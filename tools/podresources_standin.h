@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "proto/podresources/v1/api.pb.h"
 
@@ -42,6 +43,8 @@ class PodResourcesStandin {
   void RemovePod(const std::string& ns, const std::string& pod);
 
   uint64_t ListCalls() const;
+  // Waits until at least `count` List calls arrived.
+  bool WaitForListCalls(uint64_t count, absl::Duration timeout) const;
   const std::string& socket_path() const { return socket_path_; }
 
  private:
