@@ -13,6 +13,7 @@ class EntryCollector : public nlohmann::json_sax<nlohmann::json> {
  public:
   std::vector<CheckpointEntry> entries;
   std::string error;
+  bool entries_done = false;  // the PodDeviceEntries list ended: the parse was stopped on purpose
 
   bool null() override { return Scalar(); }
   bool boolean(bool) override { return Scalar(); }
@@ -74,7 +75,13 @@ class EntryCollector : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool end_array() override {
+    const bool was_entries =
+        stack_.size() == 3 && stack_[1].key == "Data" && stack_[2].key == "PodDeviceEntries";
     Pop();
+    if (was_entries) {
+      entries_done = true;
+      return false;  // stops the parse: nothing after the entries is needed
+    }
     return true;
   }
   bool key(string_t& value) override {
@@ -138,22 +145,111 @@ class EntryCollector : public nlohmann::json_sax<nlohmann::json> {
   CheckpointEntry entry_;
 };
 
-}  // namespace
+// Characters of a file, fetched in pieces as the parser asks for them. Copies share the reader,
+// as nlohmann's iterator adapter copies its iterators.
+class PieceReader {
+ public:
+  static constexpr size_t kPiece = 64 * 1024;
+  PieceReader(const os::FileSystem& file_system, absl::string_view path)
+      : file_system_(file_system), path_(path) {}
 
-absl::StatusOr<std::vector<CheckpointEntry>> ParseKubeletCheckpoint(absl::string_view text,
-                                                                    absl::string_view source) {
+  // The character at the current position; -1 at the end or after an error.
+  int Peek() {
+    if (position_ == piece_.size() && !Refill()) {
+      return -1;
+    }
+    return static_cast<unsigned char>(piece_[position_]);
+  }
+  void Next() { ++position_; }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  bool Refill() {
+    if (ended_) {
+      return false;
+    }
+    absl::StatusOr<std::string> piece = file_system_.ReadFileRange(path_, offset_, kPiece);
+    if (!piece.ok()) {
+      status_ = piece.status();
+      ended_ = true;
+      return false;
+    }
+    offset_ += piece->size();
+    piece_ = *std::move(piece);
+    position_ = 0;
+    ended_ = piece_.empty();
+    return !ended_;
+  }
+
+  const os::FileSystem& file_system_;
+  const std::string path_;
+  std::string piece_;
+  size_t position_ = 0;
+  uint64_t offset_ = 0;
+  bool ended_ = false;
+  absl::Status status_;
+};
+
+// An input iterator over a PieceReader; the default-constructed one is the end.
+class PieceIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = char;
+
+  PieceIterator() = default;
+  explicit PieceIterator(PieceReader* reader) : reader_(reader) {}
+  char operator*() const { return static_cast<char>(reader_->Peek()); }
+  PieceIterator& operator++() {
+    reader_->Next();
+    return *this;
+  }
+  bool operator==(const PieceIterator& other) const { return AtEnd() == other.AtEnd(); }
+  bool operator!=(const PieceIterator& other) const { return !(*this == other); }
+
+ private:
+  bool AtEnd() const { return reader_ == nullptr || reader_->Peek() < 0; }
+  PieceReader* reader_ = nullptr;
+};
+
+template <typename Iterator>
+absl::StatusOr<std::vector<CheckpointEntry>> Parse(Iterator first, Iterator last,
+                                                   absl::string_view source) {
   EntryCollector collector;
   bool parsed = false;
   try {
-    parsed = nlohmann::json::sax_parse(text.begin(), text.end(), &collector);
+    parsed = nlohmann::json::sax_parse(first, last, &collector);
   } catch (const std::exception& exception) {  // nlohmann throws only on misuse; be safe
     collector.error = exception.what();
+  }
+  if (!parsed && collector.entries_done) {
+    return std::move(collector.entries);
   }
   if (!parsed) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": ", collector.error.empty() ? "not a kubelet checkpoint" : collector.error));
   }
   return std::move(collector.entries);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<CheckpointEntry>> ParseKubeletCheckpoint(absl::string_view text,
+                                                                    absl::string_view source) {
+  return Parse(text.begin(), text.end(), source);
+}
+
+absl::StatusOr<std::vector<CheckpointEntry>> ReadKubeletCheckpoint(
+    const os::FileSystem& file_system, absl::string_view path) {
+  PieceReader reader(file_system, path);
+  absl::StatusOr<std::vector<CheckpointEntry>> entries =
+      Parse(PieceIterator(&reader), PieceIterator(), path);
+  if (!reader.status().ok()) {
+    return reader.status();
+  }
+  return entries;
 }
 
 }  // namespace cn::deviceplugin

@@ -14,9 +14,12 @@
 // DeviceIDs is {"<NUMA node>": [IDs]} since 1.20 and a plain [IDs] before; both are read.
 //
 // Memory: RegisteredDevices lists every device of every resource (131,072 EPC IDs at 128 GiB),
-// so the file is parsed as a stream (nlohmann's SAX interface) and only the entries are kept,
-// each reduced to its device count and smallest ID. Device IDs are exclusive to one container,
-// so (resource, container name, smallest ID, count) identifies an allocation.
+// so the file is read in 64 KiB pieces and parsed as a stream (nlohmann's SAX interface); only
+// the entries are kept, each reduced to its device count and smallest ID, and reading stops
+// once the PodDeviceEntries list has ended (the kubelet writes it first). What follows it is
+// not looked at: the kubelet checks its own checksum; the plugin needs only the entries.
+// Device IDs are exclusive to one container, so (resource, container name, smallest ID,
+// count) identifies an allocation.
 
 #include <cstdint>
 #include <string>
@@ -24,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/os/file_system.h"
 
 namespace cn::deviceplugin {
 
@@ -41,5 +45,9 @@ struct CheckpointEntry {
 // that is not JSON, or entries whose fields have the wrong types; unknown keys are ignored.
 absl::StatusOr<std::vector<CheckpointEntry>> ParseKubeletCheckpoint(absl::string_view text,
                                                                     absl::string_view source);
+
+// The same, reading `path` through `file_system` piece by piece. Read errors keep their code.
+absl::StatusOr<std::vector<CheckpointEntry>> ReadKubeletCheckpoint(
+    const os::FileSystem& file_system, absl::string_view path);
 
 }  // namespace cn::deviceplugin

@@ -1,7 +1,9 @@
 #include "src/deviceplugin/kubelet_checkpoint.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/testing/fake_file_system.h"
 
 namespace cn::deviceplugin {
 namespace {
@@ -49,6 +51,32 @@ TEST(ParseKubeletCheckpoint, RegisteredDevicesAndUnknownKeysAreIgnored) {
       "checkpoint");
   ASSERT_TRUE(entries.ok()) << entries.status();
   EXPECT_TRUE(entries->empty());
+}
+
+TEST(ReadKubeletCheckpoint, ReadsAFileLargerThanOnePieceAndStopsAfterTheEntries) {
+  // 100,000 registered IDs after the entries, and garbage after them: never read.
+  std::string registered;
+  for (int i = 0; i < 100000; ++i) {
+    absl::StrAppend(&registered, i == 0 ? "" : ",", "\"epc-", i, "\"");
+  }
+  std::string ids;
+  for (int i = 0; i < 20000; ++i) {
+    absl::StrAppend(&ids, i == 0 ? "" : ",", "\"epc-", 50000 + i, "\"");
+  }
+  const std::string text = absl::StrCat(
+      R"({"Data":{"PodDeviceEntries":[{"PodUID":"u","ContainerName":"c","ResourceName":"r",)",
+      R"("DeviceIDs":{"-1":[)", ids, R"(]}}],"RegisteredDevices":{"r":[)", registered,
+      R"(]}},"Checksum":1} trailing garbage)");
+  testing::FakeFileSystem file_system;
+  file_system.AddFile("/kubelet/checkpoint", text);
+  absl::StatusOr<std::vector<CheckpointEntry>> entries =
+      ReadKubeletCheckpoint(file_system, "/kubelet/checkpoint");
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].devices, 20000u);
+  EXPECT_EQ((*entries)[0].first_device, "epc-50000");
+  EXPECT_EQ(ReadKubeletCheckpoint(file_system, "/kubelet/none").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(ParseKubeletCheckpoint, TextThatIsNotJsonIsRefusedNamingTheSource) {

@@ -281,9 +281,7 @@ void PodAccounting::Enforce(const std::map<PodKey, PodEpc>& pods) {
     }
     if (enforced.uid.empty()) {
       if (!checkpoint.has_value()) {
-        absl::StatusOr<std::string> text = local_.ReadFile(options_.checkpoint_path);
-        checkpoint = text.ok() ? ParseKubeletCheckpoint(*text, options_.checkpoint_path)
-                               : absl::StatusOr<std::vector<CheckpointEntry>>(text.status());
+        checkpoint = ReadKubeletCheckpoint(local_, options_.checkpoint_path);
       }
       if (!checkpoint->ok()) {
         EnforcementError(key, absl::StrCat("cannot read the pod UIDs from the kubelet's "

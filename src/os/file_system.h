@@ -40,6 +40,12 @@ class FileSystem {
   virtual absl::StatusOr<std::vector<std::string>> ListDirectory(
       absl::string_view host_path) const = 0;
 
+  // Up to `length` bytes of a regular file from `offset` (fewer at its end, none past it), for
+  // reading a large file piece by piece. Errors as ReadFile. The default reads the whole file
+  // and cuts it, which is right for in-memory fakes.
+  virtual absl::StatusOr<std::string> ReadFileRange(absl::string_view host_path, uint64_t offset,
+                                                    size_t length) const;
+
   // Replaces the content of an existing file with `content` in one write(2), as control files
   // of the kernel (cgroup interface files) expect. Never creates a file: NotFound when nothing
   // is there, PermissionDenied (or the OS's own reason) when it cannot be opened for writing,

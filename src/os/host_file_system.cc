@@ -66,6 +66,18 @@ absl::string_view FileTypeName(FileType type) {
   return "unknown";
 }
 
+absl::StatusOr<std::string> FileSystem::ReadFileRange(absl::string_view host_path, uint64_t offset,
+                                                      size_t length) const {
+  absl::StatusOr<std::string> content = ReadFile(host_path);
+  if (!content.ok()) {
+    return content.status();
+  }
+  if (offset >= content->size()) {
+    return std::string();
+  }
+  return content->substr(static_cast<size_t>(offset), length);
+}
+
 absl::Status FileSystem::WriteFile(absl::string_view host_path, absl::string_view) const {
   return absl::UnimplementedError(
       absl::StrCat("cannot write ", host_path, ": this file system is read-only"));
@@ -158,6 +170,33 @@ absl::StatusOr<std::string> HostFileSystem::ReadFile(absl::string_view host_path
     content.append(buffer, static_cast<size_t>(count));
   }
   ::close(fd);
+  return content;
+}
+
+absl::StatusOr<std::string> HostFileSystem::ReadFileRange(absl::string_view host_path,
+                                                          uint64_t offset, size_t length) const {
+  int fd = Open(host_path, O_RDONLY);
+  if (fd < 0) {
+    return ErrnoToStatus(errno, absl::StrCat("cannot open ", Describe(host_path)));
+  }
+  absl::Cleanup close_fd = [fd] { CloseKeepingErrno(fd); };
+  std::string content(length, '\0');
+  size_t filled = 0;
+  while (filled < length) {
+    ssize_t count =
+        ::pread(fd, content.data() + filled, length - filled, static_cast<off_t>(offset + filled));
+    if (count < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return ErrnoToStatus(errno, absl::StrCat("cannot read ", Describe(host_path)));
+    }
+    if (count == 0) {
+      break;
+    }
+    filled += static_cast<size_t>(count);
+  }
+  content.resize(filled);
   return content;
 }
 

@@ -101,6 +101,17 @@ TEST(HostFileSystem, WriteFileReplacesAnExistingFileAndNeverCreatesOne) {
   EXPECT_FALSE(file_system.WriteFile("/sys/fs/cgroup/pod", "x").ok());
 }
 
+TEST(HostFileSystem, ReadFileRangeReadsPiecesAndNothingPastTheEnd) {
+  testing::TempDir root;
+  root.WriteFile("var/lib/checkpoint", "0123456789");
+  HostFileSystem file_system(root.path());
+  EXPECT_EQ(*file_system.ReadFileRange("/var/lib/checkpoint", 0, 4), "0123");
+  EXPECT_EQ(*file_system.ReadFileRange("/var/lib/checkpoint", 8, 4), "89");
+  EXPECT_EQ(*file_system.ReadFileRange("/var/lib/checkpoint", 20, 4), "");
+  EXPECT_EQ(file_system.ReadFileRange("/var/lib/none", 0, 4).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST(FileSystem, DefaultWriteFileRefuses) {
   struct ReadOnly : FileSystem {
     absl::StatusOr<std::string> ReadFile(absl::string_view) const override { return ""; }
@@ -111,6 +122,7 @@ TEST(FileSystem, DefaultWriteFileRefuses) {
     std::string LocalPath(absl::string_view path) const override { return std::string(path); }
   } read_only;
   EXPECT_EQ(read_only.WriteFile("/x", "y").code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(*read_only.ReadFileRange("/x", 0, 4), "");
 }
 
 TEST(JoinPath, UsesExactlyOneSlash) {
