@@ -21,7 +21,7 @@ void AddContainer(v1::ListPodResourcesResponse& response, const std::string& ns,
   }
 }
 
-TEST(HoldingsFromList, KeepsOurResourcesWithCountAndSmallestId) {
+TEST(ParseListAnswer, KeepsOurResourcesWithCountAndSmallestId) {
   v1::ListPodResourcesResponse response;
   AddContainer(response, "default", "web", "app", std::string(kEpcResourceName),
                {"epc-9", "epc-10", "epc-11"});
@@ -43,7 +43,7 @@ TEST(HoldingsFromList, KeepsOurResourcesWithCountAndSmallestId) {
   EXPECT_EQ(holdings.foreign_devices, 0u);
 }
 
-TEST(HoldingsFromList, IdsThatAreNotOursAndNamelessPodsAreLeftOutAndCounted) {
+TEST(ParseListAnswer, IdsThatAreNotOursAndNamelessPodsAreLeftOutAndCounted) {
   v1::ListPodResourcesResponse response;
   AddContainer(response, "default", "web", "app", std::string(kEpcResourceName),
                {"epc-1", "enclave-1", "epc-", "epc-x", "", "epc-2"});
