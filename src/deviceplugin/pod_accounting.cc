@@ -126,8 +126,8 @@ void PodAccounting::Refresh() {
     metrics_.pod_resources_up().Set(1);
     if (!ever_listed_ || !last_list_error_.empty()) {
       spdlog::info(
-          "per-pod accounting on: the kubelet's PodResources API answers ({} containers "
-          "hold SGX resources)",
+          "per-pod accounting on: the kubelet's PodResources API answers (containers holding "
+          "SGX resources: {})",
           holdings->containers.size());
     }
     ever_listed_ = true;
