@@ -9,12 +9,18 @@
 //                             client, as the kubelet does (the health flips each round).
 //   BM_PluginPeakRss          the real binary on a simulated 128 GiB node: VmHWM after a
 //                             kubelet-like client read the whole EPC list.
+//   BM_PluginPeakRssWithAccounting  the same with per-pod accounting (and enforcement) on: 100
+//                             pods in PodResources holding 10 MiB each or all the EPC, the
+//                             kubelet checkpoint (with every registered device ID) and a cgroup
+//                             per pod; VmHWM after the plugin finished two rounds over them.
 
 #include <algorithm>
 #include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "benchmark/benchmark.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -25,10 +31,12 @@
 #include "src/deviceplugin/metrics.h"
 #include "src/deviceplugin/plugin_server.h"
 #include "src/deviceplugin/resource_state.h"
+#include "src/os/host_file_system.h"
 #include "src/sgx/simulated_host.h"
 #include "src/testing/temp_dir.h"
 #include "tests/integration/deviceplugin/plugin_process.h"
 #include "tools/kubelet_standin.h"
+#include "tools/podresources_standin.h"
 
 namespace cn::deviceplugin {
 namespace {
@@ -262,6 +270,108 @@ void BM_PluginPeakRss(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PluginPeakRss)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PluginPeakRssWithAccounting(benchmark::State& state) {
+  constexpr int kPods = 100;
+  for (auto _ : state) {
+    testing::TempDir dir;
+    std::string root = dir.MakeDirectory("host");
+    std::string kubelet_dir = dir.MakeDirectory("kubelet");
+    sgx::SimulatedHost host = sgx::TypicalSgx2Host(128 * kGiB);
+    host.aesm = true;
+    host.misc_cgroup_epc_bytes = 128 * kGiB;
+    if (!sgx::WriteHostRoot(host, root).ok()) {
+      state.SkipWithError("cannot write the host root");
+      return;
+    }
+    dir.WriteFile("cpuid", sgx::EncodeCpuidFile(host));
+    auto kubelet = tools::KubeletStandin::Start(kubelet_dir);
+    auto pod_resources =
+        tools::PodResourcesStandin::Start(dir.MakeDirectory("pod-resources") + "/kubelet.sock");
+    if (!kubelet.ok() || !pod_resources.ok()) {
+      state.SkipWithError("cannot start the stand-ins");
+      return;
+    }
+    // 100 pods share the whole advertised EPC (what fits the message cap), each with its
+    // checkpoint entry and cgroup; the checkpoint lists every registered device, as the
+    // kubelet's does.
+    const uint64_t devices =
+        PlanEpcDevices(*InKernelPlatform(128 * kGiB), false, Options().max_list_and_watch_bytes)
+            .devices.size();
+    // range(1): MiB per pod; 0 shares the whole advertised EPC among the pods.
+    const uint64_t per_pod =
+        state.range(1) == 0 ? devices / kPods : static_cast<uint64_t>(state.range(1));
+    std::string entries;
+    std::string registered;
+    for (uint64_t i = 0; i < devices; ++i) {
+      absl::StrAppend(&registered, i == 0 ? "" : ",", "\"epc-", i, "\"");
+    }
+    for (int pod = 0; pod < kPods; ++pod) {
+      std::vector<std::string> ids;
+      for (uint64_t i = pod * per_pod; i < (pod + 1) * per_pod; ++i) {
+        ids.push_back(absl::StrCat("epc-", i));
+      }
+      const std::string name = absl::StrCat("pod-", pod);
+      (*pod_resources)->AddPod("bench", name, "app", std::string(kEpcResourceName), ids);
+      const std::string uid = absl::StrFormat("%08d-0000-0000-0000-000000000000", pod);
+      absl::StrAppend(&entries, pod == 0 ? "" : ",", R"({"PodUID":")", uid,
+                      R"(","ContainerName":"app","ResourceName":")", kEpcResourceName,
+                      R"(","DeviceIDs":{"-1":[")", absl::StrJoin(ids, "\",\""),
+                      R"("]},"AllocResp":"CgQKAggB"})");
+      const std::string cgroup = absl::StrCat("host/sys/fs/cgroup/kubepods/pod", uid);
+      dir.WriteFile(cgroup + "/misc.max", "sgx_epc max\n");
+      dir.WriteFile(cgroup + "/misc.current", "sgx_epc 0\n");
+      dir.WriteFile(cgroup + "/misc.events", "sgx_epc.max 0\n");
+    }
+    dir.WriteFile(
+        "kubelet/kubelet_internal_checkpoint",
+        absl::StrCat(R"({"Data":{"PodDeviceEntries":[)", entries, R"(],"RegisteredDevices":{")",
+                     kEpcResourceName, R"(":[)", registered, R"(]}},"Checksum":1})"));
+    PluginProcess plugin(
+        CN_DEVICE_PLUGIN_BINARY,
+        {"--kubelet-dir", kubelet_dir, "--host-root", root, "--cpuid-file", dir.path() + "/cpuid",
+         "--metrics-addr", "127.0.0.1:0", "--pod-resources-socket", (*pod_resources)->socket_path(),
+         "--pod-resources-interval", "1",
+         state.range(0) == 1 ? "--enforce-epc" : "--enforce-epc=false"},
+        dir.path() + "/plugin.log");
+    if (!(*kubelet)->WaitForRegistrations(3, absl::Seconds(10))) {
+      state.SkipWithError("plugin did not register");
+      return;
+    }
+    auto list = tools::PluginClient(kubelet_dir + "/sgx-epc.sock").ListOnce(absl::Seconds(10));
+    if (!list.ok()) {
+      state.SkipWithError("no EPC list");
+      return;
+    }
+    // Rounds run one after the other: a third List call means two full rounds are done.
+    const bool rounds_done = (*pod_resources)->WaitForListCalls(3, absl::Seconds(30));
+    const std::string last_pod = absl::StrFormat("%08d-0000-0000-0000-000000000000", kPods - 1);
+    absl::StatusOr<std::string> limit = os::HostFileSystem("/").ReadFile(
+        dir.path() + "/host/sys/fs/cgroup/kubepods/pod" + last_pod + "/misc.max");
+    const std::string wanted =
+        state.range(0) == 1 ? absl::StrCat("sgx_epc ", per_pod * kMiB) : "sgx_epc max\n";
+    if (!rounds_done || !limit.ok() || *limit != wanted) {
+      state.SkipWithError("the plugin did not account and limit every pod");
+      return;
+    }
+    state.counters["pods"] = kPods;
+    state.counters["allocated_devices"] = static_cast<double>(per_pod * kPods);
+    state.counters["VmHWM_MiB"] =
+        static_cast<double>(plugin.StatusKib("VmHWM").value_or(-1)) / 1024;
+    state.counters["VmRSS_MiB"] =
+        static_cast<double>(plugin.StatusKib("VmRSS").value_or(-1)) / 1024;
+  }
+}
+// Args: 0 accounting only (every kernel today) or 1 with enforcement (kernels with the EPC
+// cgroup); MiB per pod, 0 for all the EPC shared among the 100 pods.
+BENCHMARK(BM_PluginPeakRssWithAccounting)
+    ->Args({0, 10})
+    ->Args({1, 10})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace cn::deviceplugin

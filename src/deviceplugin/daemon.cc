@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
+#include "src/deviceplugin/kubelet_checkpoint.h"
 #include "src/deviceplugin/registration.h"
 
 namespace cn::deviceplugin {
@@ -114,6 +115,12 @@ void Daemon::HandleEvents(const std::vector<os::FileEvent>& events) {
     if (event.directory == kubelet_dir) {
       if (event.kind == os::FileEvent::Kind::kCreated && event.name == kKubeletSocketName) {
         kubelet_socket_created_ = true;
+      }
+      // The kubelet writes its checkpoint to a temporary file and renames it into place after
+      // each allocation: the moment a new holder becomes visible to PodResources.
+      if (event.kind == os::FileEvent::Kind::kCreated && event.name == kKubeletCheckpointName &&
+          accounting_ != nullptr) {
+        accounting_->Poke();
       }
       // Deleted sockets of ours are found by Reconcile, which checks every socket each turn.
       continue;
@@ -226,6 +233,9 @@ void Daemon::PublishReady(const std::shared_ptr<const sgx::Platform>& platform) 
         break;
     }
     const Metrics::Resource& metrics = metrics_.For(kind);
+    if (kind == ResourceKind::kEpc) {
+      SetEpcAllocatable(health.healthy ? devices.size() * kMiB : 0);
+    }
     metrics.devices_advertised->Set(static_cast<double>(devices.size()));
     metrics.devices_healthy->Set(health.healthy ? static_cast<double>(devices.size()) : 0);
     const bool healthy = health.healthy;
@@ -241,6 +251,15 @@ void Daemon::PublishUnhealthy(const std::string& reason) {
                             snapshot->platform != nullptr ? snapshot->platform : platform_);
     metrics_.For(kind).devices_healthy->Set(0);
     UpdateStatus([kind = kind](DaemonStatus& status) { status.healthy[kind] = false; });
+  }
+  SetEpcAllocatable(0);
+}
+
+void Daemon::SetEpcAllocatable(uint64_t bytes) {
+  if (accounting_ != nullptr) {
+    accounting_->SetAllocatableBytes(bytes);
+  } else {
+    metrics_.epc_allocatable_bytes().Set(static_cast<double>(bytes));
   }
 }
 

@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "src/deviceplugin/metrics.h"
 #include "src/deviceplugin/plugin_server.h"
+#include "src/deviceplugin/pod_accounting.h"
 #include "src/deviceplugin/registration.h"
 #include "src/deviceplugin/resource_state.h"
 #include "src/deviceplugin/resources.h"
@@ -90,6 +91,11 @@ class Daemon {
   bool WaitUntil(const std::function<bool(const DaemonStatus&)>& condition,
                  absl::Duration timeout) const;
 
+  // Per-pod accounting to keep informed (before Run; may stay unset): the EPC advertised as
+  // healthy on every change, and a poke whenever the kubelet rewrites its device checkpoint,
+  // which it does after each allocation.
+  void AttachAccounting(PodAccounting* accounting) { accounting_ = accounting; }
+
   // The state of one configured resource (for tests); nullptr when not configured.
   const ResourceState* State(ResourceKind kind) const;
 
@@ -111,6 +117,7 @@ class Daemon {
   void Reconcile();
   void StopServers();
   void UpdateStatus(const std::function<void(DaemonStatus&)>& change);
+  void SetEpcAllocatable(uint64_t bytes);
   std::string KubeletPath(absl::string_view name) const;
 
   const Options options_;
@@ -122,6 +129,7 @@ class Daemon {
   Metrics& metrics_;
   const ProbeFunction probe_;
 
+  PodAccounting* accounting_ = nullptr;
   std::atomic<bool> stop_requested_{false};
   std::map<ResourceKind, Resource> resources_;
 

@@ -27,6 +27,8 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
   Options& options = parsed.options;
   std::string resources = DefaultResourceList();
   int reprobe_seconds = static_cast<int>(absl::ToInt64Seconds(options.reprobe_interval));
+  int pod_resources_seconds =
+      static_cast<int>(absl::ToInt64Seconds(options.pod_resources_interval));
 
   CLI::App app(
       "Kubernetes device plugin for Intel SGX: advertises EPC memory and the SGX "
@@ -64,6 +66,16 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
   app.add_option("--reprobe-interval", reprobe_seconds,
                  "seconds between host probes when no file event arrives")
       ->capture_default_str();
+  app.add_option("--pod-resources-socket", options.pod_resources_socket,
+                 "the kubelet's PodResources socket, for per-pod EPC metrics; empty turns them "
+                 "off")
+      ->capture_default_str();
+  app.add_option("--pod-resources-interval", pod_resources_seconds,
+                 "seconds between PodResources lists (also listed after every allocation)")
+      ->capture_default_str();
+  app.add_flag("--enforce-epc", options.enforce_epc,
+               "write each pod's EPC into misc.max of its cgroup when the kernel has the EPC "
+               "cgroup");
   app.add_flag("--verbose", parsed.verbose, "log debug messages too");
 
   // CLI11 (2.1) reads "--flag=" as a flag without its value; "--metrics-addr=" must mean the
@@ -101,6 +113,11 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
         absl::StrCat("--reprobe-interval: ", reprobe_seconds, " is not between 1 and 3600"));
   }
   options.reprobe_interval = absl::Seconds(reprobe_seconds);
+  if (pod_resources_seconds < 1 || pod_resources_seconds > 3600) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--pod-resources-interval: ", pod_resources_seconds, " is not between 1 and 3600"));
+  }
+  options.pod_resources_interval = absl::Seconds(pod_resources_seconds);
   if (options.kubelet_dir.empty()) {
     return absl::InvalidArgumentError("--kubelet-dir: must not be empty");
   }
@@ -113,6 +130,11 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
   }
   options.host_root =
       std::filesystem::absolute(options.host_root, ignored).lexically_normal().string();
+  if (!options.pod_resources_socket.empty()) {
+    options.pod_resources_socket = std::filesystem::absolute(options.pod_resources_socket, ignored)
+                                       .lexically_normal()
+                                       .string();
+  }
   for (std::string* path : {&options.kubelet_dir, &options.host_root}) {
     while (path->size() > 1 && path->back() == '/') {
       path->pop_back();

@@ -56,6 +56,26 @@ TEST(FlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(options.reprobe_interval, absl::Seconds(9));
 }
 
+TEST(FlagsTest, ParsesTheAccountingFlags) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.pod_resources_socket, "/var/lib/kubelet/pod-resources/kubelet.sock");
+  EXPECT_EQ(defaults->options.pod_resources_interval, absl::Seconds(10));
+  EXPECT_FALSE(defaults->options.enforce_epc);
+  auto parsed = Parse(
+      {"--pod-resources-socket", "/p/kubelet.sock", "--pod-resources-interval=2", "--enforce-epc"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->options.pod_resources_socket, "/p/kubelet.sock");
+  EXPECT_EQ(parsed->options.pod_resources_interval, absl::Seconds(2));
+  EXPECT_TRUE(parsed->options.enforce_epc);
+  auto off = Parse({"--enforce-epc", "--enforce-epc=false", "--pod-resources-socket="});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->options.enforce_epc);
+  EXPECT_EQ(off->options.pod_resources_socket, "");
+  EXPECT_FALSE(Parse({"--pod-resources-interval=0"}).ok());
+  EXPECT_FALSE(Parse({"--pod-resources-interval=3601"}).ok());
+}
+
 TEST(FlagsTest, ALaterValueOverridesAnEarlierOne) {
   auto parsed = Parse({"--metrics-addr=:9876", "--metrics-addr=127.0.0.1:9876"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();

@@ -16,7 +16,10 @@
 #include "src/deviceplugin/daemon.h"
 #include "src/deviceplugin/flags.h"
 #include "src/deviceplugin/http_endpoints.h"
+#include "src/deviceplugin/kubelet_checkpoint.h"
 #include "src/deviceplugin/metrics.h"
+#include "src/deviceplugin/pod_accounting.h"
+#include "src/deviceplugin/pod_resources.h"
 #include "src/os/clock.h"
 #include "src/os/cpuid.h"
 #include "src/os/file_watcher.h"
@@ -90,6 +93,23 @@ int main(int argc, char** argv) {
   cn::deviceplugin::Metrics metrics;
   Daemon daemon(options, host, local, *cpuid, **watcher, clock, metrics);
 
+  std::unique_ptr<cn::deviceplugin::PodResourcesSource> pod_resources;
+  std::unique_ptr<cn::deviceplugin::PodAccounting> accounting;
+  if (!options.pod_resources_socket.empty()) {
+    pod_resources =
+        cn::deviceplugin::NewGrpcPodResources(options.pod_resources_socket, absl::Seconds(5));
+    cn::deviceplugin::AccountingOptions accounting_options;
+    accounting_options.enforce_epc = options.enforce_epc;
+    accounting_options.checkpoint_path =
+        cn::os::JoinPath(options.kubelet_dir, cn::deviceplugin::kKubeletCheckpointName);
+    accounting_options.interval = options.pod_resources_interval;
+    accounting = std::make_unique<cn::deviceplugin::PodAccounting>(
+        accounting_options, *pod_resources, host, local, metrics);
+    daemon.AttachAccounting(accounting.get());
+  } else {
+    spdlog::info("per-pod EPC accounting off (--pod-resources-socket is empty)");
+  }
+
   std::unique_ptr<cn::deviceplugin::HttpEndpoints> http;
   if (!options.metrics_addr.empty()) {
     auto address = cn::deviceplugin::ParseListenAddress(options.metrics_addr);
@@ -110,7 +130,11 @@ int main(int argc, char** argv) {
       daemon.Stop();
     }
   });
+  if (accounting != nullptr) {
+    accounting->Start();
+  }
   absl::Status status = daemon.Run();
+  accounting.reset();
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
   http.reset();

@@ -55,6 +55,62 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
         Resource{&advertised.Add(labels), &healthy.Add(labels), &registrations.Add(labels),
                  &allocations.Add(labels), &allocation_errors.Add(labels)};
   }
+  epc_allocatable_bytes_ =
+      &prometheus::BuildGauge()
+           .Name("cn_sgx_epc_allocatable_bytes")
+           .Help("EPC bytes the plugin advertises as healthy (what the kubelet can allocate)")
+           .Register(*registry_)
+           .Add({});
+  epc_free_bytes_ = &prometheus::BuildGauge()
+                         .Name("cn_sgx_epc_free_bytes")
+                         .Help("cn_sgx_epc_allocatable_bytes minus the EPC bytes allocated to pods")
+                         .Register(*registry_)
+                         .Add({});
+  epc_allocated_bytes_ = &prometheus::BuildGauge()
+                              .Name("cn_sgx_epc_allocated_bytes")
+                              .Help("EPC bytes allocated to a container (PodResources API)")
+                              .Register(*registry_);
+  enclave_slots_allocated_ =
+      &prometheus::BuildGauge()
+           .Name("cn_sgx_enclave_slots_allocated")
+           .Help("sgx.intel.com/enclave slots allocated to a pod (PodResources API)")
+           .Register(*registry_);
+  epc_limit_bytes_ = &prometheus::BuildGauge()
+                          .Name("cn_sgx_epc_limit_bytes")
+                          .Help("sgx_epc limit in the pod cgroup's misc.max (--enforce-epc)")
+                          .Register(*registry_);
+  epc_used_bytes_ = &prometheus::BuildGauge()
+                         .Name("cn_sgx_epc_used_bytes")
+                         .Help("EPC bytes the pod's enclaves use (misc.current, --enforce-epc)")
+                         .Register(*registry_);
+  epc_limit_hits_ =
+      &prometheus::BuildCounter()
+           .Name("cn_sgx_epc_limit_hits_total")
+           .Help("EPC charges refused at the pod's limit (misc.events sgx_epc.max, --enforce-epc)")
+           .Register(*registry_);
+  pod_resources_up_ =
+      &prometheus::BuildGauge()
+           .Name("cn_sgx_pod_resources_up")
+           .Help("1 when the last PodResources List succeeded, so the per-pod figures are current")
+           .Register(*registry_)
+           .Add({});
+  pod_resources_errors_ = &prometheus::BuildCounter()
+                               .Name("cn_sgx_pod_resources_errors_total")
+                               .Help("PodResources List calls that failed")
+                               .Register(*registry_)
+                               .Add({});
+  epc_enforcement_active_ =
+      &prometheus::BuildGauge()
+           .Name("cn_sgx_epc_enforcement_active")
+           .Help("1 when --enforce-epc is set and the kernel has the EPC cgroup")
+           .Register(*registry_)
+           .Add({});
+  epc_enforcement_errors_ =
+      &prometheus::BuildCounter()
+           .Name("cn_sgx_epc_enforcement_errors_total")
+           .Help("Failures to find a pod's cgroup, write its limit or read its usage")
+           .Register(*registry_)
+           .Add({});
 }
 
 std::string Metrics::Serialize() const {

@@ -40,6 +40,24 @@ class Metrics {
   prometheus::Gauge& platform_ready() const { return *platform_ready_; }
   prometheus::Counter& kubelet_restarts() const { return *kubelet_restarts_; }
 
+  // Per-pod EPC accounting (pod_accounting.h). The families hold one series per pod or
+  // container; PodAccounting adds and removes them, so that pods that are gone disappear.
+  prometheus::Gauge& epc_allocatable_bytes() const { return *epc_allocatable_bytes_; }
+  prometheus::Gauge& epc_free_bytes() const { return *epc_free_bytes_; }
+  prometheus::Family<prometheus::Gauge>& epc_allocated_bytes() const {
+    return *epc_allocated_bytes_;
+  }
+  prometheus::Family<prometheus::Gauge>& enclave_slots_allocated() const {
+    return *enclave_slots_allocated_;
+  }
+  prometheus::Family<prometheus::Gauge>& epc_limit_bytes() const { return *epc_limit_bytes_; }
+  prometheus::Family<prometheus::Gauge>& epc_used_bytes() const { return *epc_used_bytes_; }
+  prometheus::Family<prometheus::Counter>& epc_limit_hits() const { return *epc_limit_hits_; }
+  prometheus::Gauge& pod_resources_up() const { return *pod_resources_up_; }
+  prometheus::Counter& pod_resources_errors() const { return *pod_resources_errors_; }
+  prometheus::Gauge& epc_enforcement_active() const { return *epc_enforcement_active_; }
+  prometheus::Counter& epc_enforcement_errors() const { return *epc_enforcement_errors_; }
+
   // The Prometheus text exposition format (version 0.0.4).
   std::string Serialize() const;
 
@@ -50,6 +68,17 @@ class Metrics {
   prometheus::Gauge* platform_ready_;
   prometheus::Counter* kubelet_restarts_;
   std::map<ResourceKind, Resource> resources_;
+  prometheus::Gauge* epc_allocatable_bytes_;
+  prometheus::Gauge* epc_free_bytes_;
+  prometheus::Family<prometheus::Gauge>* epc_allocated_bytes_;
+  prometheus::Family<prometheus::Gauge>* enclave_slots_allocated_;
+  prometheus::Family<prometheus::Gauge>* epc_limit_bytes_;
+  prometheus::Family<prometheus::Gauge>* epc_used_bytes_;
+  prometheus::Family<prometheus::Counter>* epc_limit_hits_;
+  prometheus::Gauge* pod_resources_up_;
+  prometheus::Counter* pod_resources_errors_;
+  prometheus::Gauge* epc_enforcement_active_;
+  prometheus::Counter* epc_enforcement_errors_;
 };
 
 }  // namespace cn::deviceplugin

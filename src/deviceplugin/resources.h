@@ -58,6 +58,12 @@ struct Options {
   // How often the host is probed again even without file events (the events are the fast path;
   // this catches what inotify cannot see, such as a driver loaded into an unwatched directory).
   absl::Duration reprobe_interval = absl::Seconds(5);
+  // The kubelet's PodResources socket (a local path); empty turns per-pod accounting off.
+  std::string pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
+  // How often PodResources is listed (also at once after every allocation).
+  absl::Duration pod_resources_interval = absl::Seconds(10);
+  // Write each pod's EPC into misc.max of its cgroup where the kernel has the EPC cgroup.
+  bool enforce_epc = false;
   // The largest ListAndWatch message we send. The kubelet refuses anything above 4 MiB; the
   // headroom leaves room for gRPC framing and future fields.
   uint64_t max_list_and_watch_bytes = 3670016;  // 3.5 MiB

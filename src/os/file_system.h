@@ -1,6 +1,6 @@
 #pragma once
 
-// FileSystem: the only way our code reads the host's files.
+// FileSystem: the only way our code reads (and, in one place, writes) the host's files.
 //
 // Every path given to a FileSystem is a *host path* (absolute, as the host names it, for example
 // "/dev/sgx_enclave"). The real implementation maps it under a host root (--host-root) so that a
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -38,6 +39,20 @@ class FileSystem {
   // Names (not paths) of the entries in a directory, sorted, without "." and "..".
   virtual absl::StatusOr<std::vector<std::string>> ListDirectory(
       absl::string_view host_path) const = 0;
+
+  // Up to `length` bytes of a regular file from `offset` (fewer at its end, none past it), for
+  // reading a large file piece by piece. Errors as ReadFile. The default reads the whole file
+  // and cuts it, which is right for in-memory fakes.
+  virtual absl::StatusOr<std::string> ReadFileRange(absl::string_view host_path, uint64_t offset,
+                                                    size_t length) const;
+
+  // Replaces the content of an existing file with `content` in one write(2), as control files
+  // of the kernel (cgroup interface files) expect. Never creates a file: NotFound when nothing
+  // is there, PermissionDenied (or the OS's own reason) when it cannot be opened for writing,
+  // naming the host path. The default refuses every write (Unimplemented), so that read-only
+  // implementations need not care; only code that owns a write (EPC limits in pod cgroups)
+  // calls it.
+  virtual absl::Status WriteFile(absl::string_view host_path, absl::string_view content) const;
 
   // Where a host path lives for this file system's own process (the root joined with the path
   // for the real implementation). Used only to hand paths to APIs that need a real path, such as

@@ -26,6 +26,10 @@ class HostFileSystem : public FileSystem {
   absl::StatusOr<FileType> Stat(absl::string_view host_path) const override;
   absl::StatusOr<std::vector<std::string>> ListDirectory(
       absl::string_view host_path) const override;
+  absl::StatusOr<std::string> ReadFileRange(absl::string_view host_path, uint64_t offset,
+                                            size_t length) const override;
+  // Opens with O_WRONLY | O_TRUNC (never O_CREAT; O_NONBLOCK) and writes everything in one call.
+  absl::Status WriteFile(absl::string_view host_path, absl::string_view content) const override;
   std::string LocalPath(absl::string_view host_path) const override;
 
   const std::string& root() const { return root_; }

@@ -1,5 +1,7 @@
 #include "src/os/host_file_system.h"
 
+#include <filesystem>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/testing/temp_dir.h"
@@ -83,6 +85,44 @@ TEST(HostFileSystem, SymlinksCannotLeaveTheRoot) {
   EXPECT_EQ(file_system.ReadFile("/../../etc/passwd").status().code(), absl::StatusCode::kNotFound);
   root.WriteFile("etc/passwd", "fixture\n");
   EXPECT_EQ(*file_system.ReadFile("/dev/up"), "fixture\n");
+}
+
+TEST(HostFileSystem, WriteFileReplacesAnExistingFileAndNeverCreatesOne) {
+  testing::TempDir root;
+  root.WriteFile("sys/fs/cgroup/pod/misc.max", "sgx_epc max\n");
+  HostFileSystem file_system(root.path());
+  ASSERT_TRUE(file_system.WriteFile("/sys/fs/cgroup/pod/misc.max", "sgx_epc 1048576").ok());
+  EXPECT_EQ(*file_system.ReadFile("/sys/fs/cgroup/pod/misc.max"), "sgx_epc 1048576");
+  absl::Status missing = file_system.WriteFile("/sys/fs/cgroup/pod/other", "x");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.message()), ::testing::HasSubstr("/sys/fs/cgroup/pod/other"));
+  EXPECT_FALSE(std::filesystem::exists(root.path() + "/sys/fs/cgroup/pod/other"));
+  // A directory where a file should be is refused, not a crash.
+  EXPECT_FALSE(file_system.WriteFile("/sys/fs/cgroup/pod", "x").ok());
+}
+
+TEST(HostFileSystem, ReadFileRangeReadsPiecesAndNothingPastTheEnd) {
+  testing::TempDir root;
+  root.WriteFile("var/lib/checkpoint", "0123456789");
+  HostFileSystem file_system(root.path());
+  EXPECT_EQ(*file_system.ReadFileRange("/var/lib/checkpoint", 0, 4), "0123");
+  EXPECT_EQ(*file_system.ReadFileRange("/var/lib/checkpoint", 8, 4), "89");
+  EXPECT_EQ(*file_system.ReadFileRange("/var/lib/checkpoint", 20, 4), "");
+  EXPECT_EQ(file_system.ReadFileRange("/var/lib/none", 0, 4).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(FileSystem, DefaultWriteFileRefuses) {
+  struct ReadOnly : FileSystem {
+    absl::StatusOr<std::string> ReadFile(absl::string_view) const override { return ""; }
+    absl::StatusOr<FileType> Stat(absl::string_view) const override { return FileType::kOther; }
+    absl::StatusOr<std::vector<std::string>> ListDirectory(absl::string_view) const override {
+      return std::vector<std::string>();
+    }
+    std::string LocalPath(absl::string_view path) const override { return std::string(path); }
+  } read_only;
+  EXPECT_EQ(read_only.WriteFile("/x", "y").code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(*read_only.ReadFileRange("/x", 0, 4), "");
 }
 
 TEST(JoinPath, UsesExactlyOneSlash) {

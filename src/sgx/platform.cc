@@ -120,24 +120,6 @@ Driver FindDriver(const os::FileSystem& file_system, std::vector<Problem>& probl
   return driver;
 }
 
-// The misc cgroup controller's capacity file lists "name value" lines; a kernel with EPC
-// cgroups would list "sgx_epc". Returns nullopt when the file or the line is absent.
-absl::StatusOr<std::optional<uint64_t>> ReadMiscCgroupEpc(const os::FileSystem& file_system) {
-  auto content = file_system.ReadFile(kMiscCgroupCapacity);
-  if (!content.ok()) {
-    return std::optional<uint64_t>();
-  }
-  for (absl::string_view line : absl::StrSplit(*content, '\n', absl::SkipWhitespace())) {
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (fields.size() == 2 && fields[0] == "sgx_epc") {
-      ASSIGN_OR_RETURN(uint64_t bytes, ParseByteCount(fields[1], kMiscCgroupCapacity));
-      return std::optional<uint64_t>(bytes);
-    }
-  }
-  return std::optional<uint64_t>();
-}
-
 std::string Bytes(uint64_t bytes) {
   constexpr uint64_t kMiB = 1024 * 1024;
   if (bytes % kMiB == 0) {
@@ -333,11 +315,47 @@ absl::StatusOr<Platform> ProbePlatform(const os::FileSystem& file_system, const 
                        "socket")});
     }
   }
-  ASSIGN_OR_RETURN(platform.misc_cgroup_epc_bytes, ReadMiscCgroupEpc(file_system));
+  platform.epc_cgroup = ProbeEpcCgroup(file_system);
+  platform.misc_cgroup_epc_bytes = platform.epc_cgroup.capacity_bytes;
   AddProblems(platform, cpuid_total);
   platform.ready =
       platform.cpu.sgx1 && platform.epc_total_bytes > 0 && platform.driver.enclave_device;
   return platform;
+}
+
+EpcCgroup ProbeEpcCgroup(const os::FileSystem& file_system) {
+  EpcCgroup cgroup;
+  absl::StatusOr<std::string> content = file_system.ReadFile(kMiscCgroupCapacity);
+  if (!content.ok()) {
+    cgroup.detail =
+        content.status().code() == absl::StatusCode::kNotFound
+            ? absl::StrCat("unavailable: ", kMiscCgroupCapacity,
+                           " does not exist (cgroup v1, or a kernel without the misc controller); "
+                           "EPC is accounted, not enforced")
+            : absl::StrCat("unavailable: ", content.status().message());
+    return cgroup;
+  }
+  // Flat-keyed "name value" lines; a kernel with the EPC cgroup lists "sgx_epc".
+  for (absl::string_view line : absl::StrSplit(*content, '\n', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (fields.size() == 2 && fields[0] == "sgx_epc") {
+      absl::StatusOr<uint64_t> bytes = ParseByteCount(fields[1], kMiscCgroupCapacity);
+      if (!bytes.ok()) {
+        cgroup.detail = absl::StrCat("unavailable: ", bytes.status().message());
+        return cgroup;
+      }
+      cgroup.available = true;
+      cgroup.capacity_bytes = *bytes;
+      cgroup.detail = absl::StrCat("available (sgx_epc capacity ", Bytes(*bytes), " in ",
+                                   kMiscCgroupCapacity, ")");
+      return cgroup;
+    }
+  }
+  cgroup.detail = absl::StrCat("unavailable: ", kMiscCgroupCapacity,
+                               " lists no sgx_epc (the kernel has no EPC cgroup); EPC is "
+                               "accounted, not enforced");
+  return cgroup;
 }
 
 std::vector<std::string> ProblemTexts(const Platform& platform) {
@@ -397,6 +415,8 @@ nlohmann::json PlatformToJson(const Platform& platform) {
        {{"sgx_epc_bytes", platform.misc_cgroup_epc_bytes
                               ? nlohmann::json(*platform.misc_cgroup_epc_bytes)
                               : nlohmann::json(nullptr)}}},
+      {"epc_cgroup",
+       {{"available", platform.epc_cgroup.available}, {"detail", platform.epc_cgroup.detail}}},
       {"problems", ProblemTexts(platform)},
   };
 }
@@ -476,9 +496,7 @@ std::string FormatReport(const Platform& platform) {
     info("AESM socket: not found (only needed for out-of-process quoting)");
   }
   problems_of(Check::kAesm, false);
-  if (platform.misc_cgroup_epc_bytes) {
-    info(absl::StrCat("misc cgroup sgx_epc capacity: ", Bytes(*platform.misc_cgroup_epc_bytes)));
-  }
+  info(absl::StrCat("EPC cgroup: ", platform.epc_cgroup.detail));
   // Problems whose check printed no line (for example a provision node that cannot be inspected
   // on an out-of-tree host) still reach the reader.
   for (size_t i = 0; i < platform.problems.size(); ++i) {

@@ -77,6 +77,16 @@ struct Problem {
   friend bool operator==(const Problem&, const Problem&) = default;
 };
 
+// Whether the kernel can limit EPC per cgroup: the misc controller of cgroup v2 lists
+// "sgx_epc" in /sys/fs/cgroup/misc.capacity (DESIGN.md section 3). Not a problem when absent:
+// EPC is then accounted, not enforced.
+struct EpcCgroup {
+  bool available = false;
+  std::optional<uint64_t> capacity_bytes;  // set when available
+  // One plain sentence: what was found, and when unavailable, why.
+  std::string detail;
+};
+
 struct Platform {
   CpuFeatures cpu;
   std::vector<EpcSection> epc_sections;  // from CPUID, in sub-leaf order
@@ -86,6 +96,7 @@ struct Platform {
   Driver driver;
   std::optional<std::string> aesm_socket;         // host path when the socket exists
   std::optional<uint64_t> misc_cgroup_epc_bytes;  // "sgx_epc" in /sys/fs/cgroup/misc.capacity
+  EpcCgroup epc_cgroup;
   // Plain-language problems, each saying what is wrong and what to do. Empty on a healthy host.
   std::vector<Problem> problems;
   // An enclave can be created here: SGX1, EPC > 0 and an enclave device present.
@@ -112,6 +123,10 @@ std::vector<EpcSection> DecodeEpcSections(const os::Cpuid& cpuid);
 // InvalidArgument only when a file that exists holds something unreadable, for example a
 // sgx_total_bytes that is not a number; the message names the host path and the content.
 absl::StatusOr<Platform> ProbePlatform(const os::FileSystem& file_system, const os::Cpuid& cpuid);
+
+// Reads /sys/fs/cgroup/misc.capacity. Never fails: an absent or unreadable file is a fact
+// reported in `detail`; a "sgx_epc" value that is not a number makes it unavailable, saying so.
+EpcCgroup ProbeEpcCgroup(const os::FileSystem& file_system);
 
 // The problems' texts, in order (for logs and JSON).
 std::vector<std::string> ProblemTexts(const Platform& platform);

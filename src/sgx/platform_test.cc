@@ -180,7 +180,37 @@ TEST_F(ProbeFixture, MiscCgroupSgxEpcCapacityIsRead) {
 }
 
 TEST_F(ProbeFixture, NoMiscCgroupMeansNoEpcCgroup) {
-  EXPECT_FALSE(Probe(TypicalSgx2Host(64 * kMiB)).misc_cgroup_epc_bytes.has_value());
+  Platform platform = Probe(TypicalSgx2Host(64 * kMiB));
+  EXPECT_FALSE(platform.misc_cgroup_epc_bytes.has_value());
+  EXPECT_FALSE(platform.epc_cgroup.available);
+  EXPECT_THAT(platform.epc_cgroup.detail, HasSubstr("misc.capacity does not exist"));
+  EXPECT_THAT(FormatReport(platform), HasSubstr("[info] EPC cgroup: unavailable: "));
+}
+
+TEST_F(ProbeFixture, MiscCgroupWithSgxEpcIsReportedAvailable) {
+  SimulatedHost host = TypicalSgx2Host(64 * kMiB);
+  host.misc_cgroup_epc_bytes = 64 * kMiB;
+  Platform platform = Probe(host);
+  EXPECT_TRUE(platform.epc_cgroup.available);
+  EXPECT_EQ(platform.epc_cgroup.capacity_bytes, 64 * kMiB);
+  EXPECT_THAT(FormatReport(platform), HasSubstr("[info] EPC cgroup: available (sgx_epc capacity"));
+  EXPECT_EQ(PlatformToJson(platform)["epc_cgroup"]["available"], true);
+}
+
+TEST(ProbeEpcCgroup, MiscControllerWithoutSgxEpcIsUnavailable) {
+  testing::FakeFileSystem file_system;
+  file_system.AddFile("/sys/fs/cgroup/misc.capacity", "res_a 10\n");
+  EpcCgroup cgroup = ProbeEpcCgroup(file_system);
+  EXPECT_FALSE(cgroup.available);
+  EXPECT_THAT(cgroup.detail, HasSubstr("lists no sgx_epc"));
+}
+
+TEST(ProbeEpcCgroup, GarbageSgxEpcValueIsUnavailableAndNamed) {
+  testing::FakeFileSystem file_system;
+  file_system.AddFile("/sys/fs/cgroup/misc.capacity", "sgx_epc lots\n");
+  EpcCgroup cgroup = ProbeEpcCgroup(file_system);
+  EXPECT_FALSE(cgroup.available);
+  EXPECT_THAT(cgroup.detail, HasSubstr("/sys/fs/cgroup/misc.capacity"));
 }
 
 TEST(ProbePlatform, CharacterDevicesRaiseNoDeviceProblem) {
@@ -420,6 +450,8 @@ TEST_F(ProbeFixture, JsonHasTheDocumentedShape) {
   EXPECT_EQ(json["driver"]["provision_device"], "/dev/sgx_provision");
   EXPECT_EQ(json["aesm"]["socket"], "/var/run/aesmd/aesm.socket");
   EXPECT_TRUE(json["misc_cgroup"]["sgx_epc_bytes"].is_null());
+  EXPECT_EQ(json["epc_cgroup"]["available"], false);
+  EXPECT_TRUE(json["epc_cgroup"]["detail"].is_string());
   EXPECT_TRUE(json["problems"].is_array());
 }
 

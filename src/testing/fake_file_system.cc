@@ -44,12 +44,46 @@ FakeFileSystem& FakeFileSystem::AddUnreadable(absl::string_view host_path) {
   return *this;
 }
 
+FakeFileSystem& FakeFileSystem::AddUnwritable(absl::string_view host_path,
+                                              absl::string_view content) {
+  AddFile(host_path, content);
+  entries_[std::string(host_path)].writable = false;
+  return *this;
+}
+
+int FakeFileSystem::WriteCount(absl::string_view host_path) const {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(host_path);
+  return found == entries_.end() ? 0 : found->second.writes;
+}
+
+absl::Status FakeFileSystem::WriteFile(absl::string_view host_path,
+                                       absl::string_view content) const {
+  absl::MutexLock lock(&mutex_);
+  auto found = entries_.find(host_path);
+  if (found == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", host_path, ": no such file"));
+  }
+  if (found->second.type != os::FileType::kRegular) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open ", host_path, " for writing: not a regular file"));
+  }
+  if (!found->second.writable) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot open ", host_path, " for writing: permission denied"));
+  }
+  found->second.content = std::string(content);
+  ++found->second.writes;
+  return absl::OkStatus();
+}
+
 FakeFileSystem& FakeFileSystem::Remove(absl::string_view host_path) {
   entries_.erase(std::string(host_path));
   return *this;
 }
 
 absl::StatusOr<std::string> FakeFileSystem::ReadFile(absl::string_view host_path) const {
+  absl::MutexLock lock(&mutex_);
   auto found = entries_.find(host_path);
   if (found == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("cannot open ", host_path, ": no such file"));

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.request
 
 EPC = "kubernetes.azure.com/sgx_epc_mem_in_MiB"
 ENCLAVE = "sgx.intel.com/enclave"
@@ -110,17 +111,18 @@ def pod(name, namespace=TEST_NAMESPACE):
     return kubectl_json("get", "pod", name, "-n", namespace)
 
 
-def create_test_pod(name, resources, command="sleep 3600"):
+def create_test_pod(name, resources, command="sleep 3600", namespace=TEST_NAMESPACE,
+                    container="main"):
     quantities = {name_: str(count) for name_, count in resources.items()}
     manifest = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": TEST_NAMESPACE, "labels": {"cn-e2e": "test"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"cn-e2e": "test"}},
         "spec": {
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 1,
             "containers": [{
-                "name": "main",
+                "name": container,
                 "image": BUSYBOX,
                 "imagePullPolicy": "Never",
                 "command": ["/bin/sh", "-c", command],
@@ -131,9 +133,9 @@ def create_test_pod(name, resources, command="sleep 3600"):
     kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
 
 
-def wait_pod_running(name, timeout=90):
+def wait_pod_running(name, timeout=90, namespace=TEST_NAMESPACE):
     def running():
-        status = pod(name)["status"]
+        status = pod(name, namespace)["status"]
         if status.get("phase") in ("Failed", "Succeeded"):
             raise Failure(f"pod {name} ended with phase {status['phase']}: {status}")
         ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
@@ -247,6 +249,21 @@ def ready_plugin_pod():
 
 def allocatable_is(expected):
     return node_resources("allocatable") == expected
+
+
+def plugin_metrics():
+    """The plugin's /metrics text, fetched from the Ready plugin pod's own address (the host
+    reaches pods over the harness's bridge, as a Prometheus in the cluster would)."""
+    found = ready_plugin_pod()
+    if not found:
+        raise Failure("no Ready plugin pod to scrape")
+    address = found[1]["status"].get("podIP")
+    with urllib.request.urlopen(f"http://{address}:9876/metrics", timeout=5) as answer:
+        return answer.read().decode()
+
+
+def metric_lines(text, prefixes):
+    return [line for line in text.splitlines() if line.startswith(prefixes)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,6 +386,59 @@ def provision_resource_pod_gets_only_provision_device():
     single_resource_pod("provision-only", PROVISION, "/dev/sgx_provision",
                         present=("/dev/sgx_provision", "/dev/sgx/provision"),
                         absent=("/dev/sgx_enclave", "/dev/sgx/enclave"))
+
+
+ACCOUNTING_NAMESPACE = "cn-e2e-team"
+
+
+@test
+def per_pod_epc_metrics_follow_pods_and_vanish_when_deleted():
+    """Two pods with 10 and 20 MiB of EPC show up in the plugin's metrics with their namespace,
+    pod and container (from the real kubelet's PodResources API), and vanish when deleted."""
+    total = expected_epc_mib() * 1024 * 1024
+    mib = 1024 * 1024
+    kubectl("create", "namespace", ACCOUNTING_NAMESPACE)
+    try:
+        create_test_pod("epc-ten", {EPC: 10}, container="enclave-app")
+        create_test_pod("epc-twenty", {EPC: 20, ENCLAVE: 1}, namespace=ACCOUNTING_NAMESPACE,
+                        container="worker")
+        wait_pod_running("epc-ten")
+        wait_pod_running("epc-twenty", namespace=ACCOUNTING_NAMESPACE)
+        ten = ('cn_sgx_epc_allocated_bytes{container="enclave-app",namespace="default",'
+               f'pod="epc-ten"}} {10 * mib}')
+        twenty = ('cn_sgx_epc_allocated_bytes{container="worker",namespace="cn-e2e-team",'
+                  f'pod="epc-twenty"}} {20 * mib}')
+        sample = ('cn_sgx_epc_allocated_bytes{container="main",namespace="default",'
+                  f'pod="{SAMPLE_POD}"}} {10 * mib}')
+        slots = 'cn_sgx_enclave_slots_allocated{namespace="cn-e2e-team",pod="epc-twenty"} 1'
+        started = time.monotonic()
+        text = wait_for("both pods in the plugin's metrics", 60,
+                        lambda: (lambda t: t if ten in t and twenty in t else None)(
+                            plugin_metrics()),
+                        state=lambda: metric_lines(plugin_metrics(), ("cn_sgx_epc_allocated",)))
+        observed("pods in the metrics", f"{time.monotonic() - started:.1f} s after both ran")
+        lines = metric_lines(text, ("cn_sgx_epc_", "cn_sgx_enclave_slots", "cn_sgx_pod_resources"))
+        observed("metrics", "\n    " + "\n    ".join(lines))
+        check(sample in text, f"the sample pod's 10 MiB is not in the metrics: {lines}")
+        check(slots in text, f"no enclave slot for epc-twenty: {lines}")
+        check(f"cn_sgx_epc_allocatable_bytes {total}" in text, f"allocatable is not {total}: {lines}")
+        free = total - 40 * mib
+        check(f"cn_sgx_epc_free_bytes {free}" in text, f"free is not {free}: {lines}")
+        check("cn_sgx_pod_resources_up 1" in text, f"PodResources not up: {lines}")
+    finally:
+        delete_pod("epc-ten")
+        delete_pod("epc-twenty", namespace=ACCOUNTING_NAMESPACE)
+        kubectl("delete", "namespace", ACCOUNTING_NAMESPACE, "--ignore-not-found", "--wait=false")
+    started = time.monotonic()
+    text = wait_for("both pods gone from the plugin's metrics", 60,
+                    lambda: (lambda t: t if 'pod="epc-ten"' not in t and
+                             'pod="epc-twenty"' not in t else None)(plugin_metrics()),
+                    state=lambda: metric_lines(plugin_metrics(), ("cn_sgx_epc_allocated",)))
+    observed("pods gone from the metrics", f"{time.monotonic() - started:.1f} s after deletion")
+    lines = metric_lines(text, ("cn_sgx_epc_allocated", "cn_sgx_epc_free", "cn_sgx_enclave_slots"))
+    observed("metrics after deletion", "\n    " + "\n    ".join(lines))
+    check(f"cn_sgx_epc_free_bytes {total - 10 * mib}" in text, f"free after deletion: {lines}")
+    check("cn_sgx_enclave_slots_allocated{" not in text, f"a slot series stayed: {lines}")
 
 
 def sample_keeps_devices(context):
