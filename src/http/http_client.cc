@@ -242,6 +242,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request,
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
   const TlsOptions& tls = request.tls;
+  if (!tls.ca_pem.empty() || !tls.ca_file.empty()) {
+    // A CA of the request's own (a cluster's) is the only trust anchor: no system CA
+    // directory besides it, as kubectl trusts only the kubeconfig's CA.
+    curl_easy_setopt(handle, CURLOPT_CAPATH, nullptr);
+  }
   if (!tls.ca_pem.empty()) {
     curl_blob blob = Blob(tls.ca_pem);
     curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &blob);

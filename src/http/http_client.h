@@ -47,7 +47,8 @@ struct HttpResponse {
 };
 
 // TLS material for one request (Send). Empty fields fall back to the client's Options: the CA
-// to the client's ca_file or the system store; no client certificate is sent without one.
+// to the client's ca_file or the system store; no client certificate is sent without one. A CA
+// given here is the only one trusted (the system CA directory is not consulted besides it).
 struct TlsOptions {
   std::string ca_file = "";  // PEM bundle path, read by libcurl at each request
   std::string ca_pem = "";   // PEM bundle in memory (kubeconfig certificate-authority-data)
