@@ -87,6 +87,13 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& argv,
     }
   }
   std::error_code ignored;
+  // Absolute, so that a kubeconfig's relative references resolve against its own directory
+  // and the logs name unambiguous paths.
+  for (std::string* path : {&flags.kubeconfig, &flags.nfd_features_dir, &flags.cpuid_file}) {
+    if (!path->empty()) {
+      *path = std::filesystem::absolute(*path, ignored).lexically_normal().string();
+    }
+  }
   if (flags.host_root.empty()) {
     flags.host_root = "/";
   }

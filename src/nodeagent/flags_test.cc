@@ -29,6 +29,10 @@ TEST(NodeAgentFlagsTest, DefaultsAndTheNodeNameFromTheEnvironment) {
   EXPECT_EQ(explicit_name->resync_interval, absl::Seconds(5));
   EXPECT_TRUE(explicit_name->once);
   EXPECT_EQ(explicit_name->metrics_addr, "");
+  absl::StatusOr<Flags> relative = Parse({"--kubeconfig", "dir/kubeconfig"}, "n");
+  ASSERT_TRUE(relative.ok());
+  EXPECT_EQ(relative->kubeconfig.front(), '/');
+  EXPECT_TRUE(relative->kubeconfig.ends_with("/dir/kubeconfig")) << relative->kubeconfig;
 }
 
 TEST(NodeAgentFlagsTest, NoNodeNameIsAnErrorUnlessWritingAnNfdFile) {
