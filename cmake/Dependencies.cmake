@@ -14,11 +14,13 @@ find_package(PkgConfig REQUIRED)
 # libcurl (OpenSSL flavour) for outbound HTTP(S); SQLite for the collateral cache.
 find_package(CURL REQUIRED)
 find_package(SQLite3 REQUIRED)
+# yaml-cpp reads kubeconfig files (src/kube).
+find_package(yaml-cpp REQUIRED)
 # CLI11 is header-only in Debian; its headers are on the default include path.
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 # cpp-httplib is compiled as a shared library in Debian; its header must see the same feature
 # macros as the library (pkg-config's Cflags), or class layouts disagree. Only tests use it (as an
-# HTTP client): the plugin serves HTTP itself (see src/deviceplugin/http_endpoints.h for why).
+# HTTP client): the plugin serves HTTP itself (see src/http/probe_server.h for why).
 pkg_check_modules(CN_HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 if(CN_BENCH)
   find_package(benchmark REQUIRED)

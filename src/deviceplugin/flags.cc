@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
-#include "src/deviceplugin/http_endpoints.h"
+#include "src/http/probe_server.h"
 
 namespace cn::deviceplugin {
 namespace {
@@ -105,7 +105,7 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(CheckLimit("--enclave-limit", options.enclave_limit));
   RETURN_IF_ERROR(CheckLimit("--provision-limit", options.provision_limit));
   if (!options.metrics_addr.empty()) {
-    RETURN_IF_ERROR(ParseListenAddress(options.metrics_addr).status());
+    RETURN_IF_ERROR(http::ParseListenAddress(options.metrics_addr).status());
   }
   RETURN_IF_ERROR(common::ParseLogFormat(options.log_format).status());
   if (reprobe_seconds < 1 || reprobe_seconds > 3600) {

@@ -2,11 +2,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/deviceplugin/http_endpoints.h"
+#include "src/http/probe_server.h"
 
 namespace cn::deviceplugin {
 namespace {
 
+using ::cn::http::ParseListenAddress;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 

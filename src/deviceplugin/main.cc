@@ -15,11 +15,11 @@
 #include "src/common/logging.h"
 #include "src/deviceplugin/daemon.h"
 #include "src/deviceplugin/flags.h"
-#include "src/deviceplugin/http_endpoints.h"
 #include "src/deviceplugin/kubelet_checkpoint.h"
 #include "src/deviceplugin/metrics.h"
 #include "src/deviceplugin/pod_accounting.h"
 #include "src/deviceplugin/pod_resources.h"
+#include "src/http/probe_server.h"
 #include "src/os/clock.h"
 #include "src/os/cpuid.h"
 #include "src/os/file_watcher.h"
@@ -110,10 +110,10 @@ int main(int argc, char** argv) {
     spdlog::info("per-pod EPC accounting off (--pod-resources-socket is empty)");
   }
 
-  std::unique_ptr<cn::deviceplugin::HttpEndpoints> http;
+  std::unique_ptr<cn::http::ProbeServer> http;
   if (!options.metrics_addr.empty()) {
-    auto address = cn::deviceplugin::ParseListenAddress(options.metrics_addr);
-    auto started = cn::deviceplugin::HttpEndpoints::Start(
+    auto address = cn::http::ParseListenAddress(options.metrics_addr);
+    auto started = cn::http::ProbeServer::Start(
         *address, [&metrics] { return metrics.Serialize(); }, [&daemon] { return daemon.Ready(); });
     if (!started.ok()) {
       return Fail(std::string(started.status().message()), 1);

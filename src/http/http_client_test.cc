@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/os/clock.h"
+#include "src/testing/fake_kube_api.h"
 #include "src/testing/temp_dir.h"
 #include "src/testing/test_pki.h"
 
@@ -225,6 +226,75 @@ TEST(PercentEncode, RoundTripsEveryByte) {
   absl::StatusOr<std::string> decoded = PercentDecode(encoded);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(*decoded, all);
+}
+
+}  // namespace
+}  // namespace cn::http
+
+namespace cn::http {
+namespace {
+
+TEST(HttpClientSendTest, SendsMethodBodyContentTypeAndHeaders) {
+  LoopbackServer loopback;
+  std::string seen;
+  loopback.server().Patch(
+      "/obj", [&seen](const httplib::Request& request, httplib::Response& response) {
+        seen = absl::StrCat(request.method, "|", request.get_header_value("Content-Type"), "|",
+                            request.get_header_value("Authorization"), "|", request.body, "|",
+                            request.has_header("Expect") ? "expect" : "no-expect");
+        response.status = 201;
+        response.set_content("{}", "application/json");
+      });
+  loopback.Start();
+  os::RealClock clock;
+  HttpClient client({}, &clock);
+  absl::StatusOr<HttpResponse> response =
+      client.Send({.method = "PATCH",
+                   .url = loopback.Url("http", "/obj"),
+                   .body = std::string(2000, 'b'),
+                   .content_type = "application/merge-patch+json",
+                   .headers = {{"Authorization", "Bearer t"}}},
+                  {});
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(seen, absl::StrCat("PATCH|application/merge-patch+json|Bearer t|",
+                               std::string(2000, 'b'), "|no-expect"));
+}
+
+TEST(HttpClientSendTest, RefusesHeaderInjectionAndUnknownMethods) {
+  os::RealClock clock;
+  HttpClient client({}, &clock);
+  absl::StatusOr<HttpResponse> injected = client.Send(
+      {.url = "http://127.0.0.1:1/", .headers = {{"Authorization", "Bearer t\r\nX-Evil: 1"}}}, {});
+  EXPECT_EQ(injected.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Send({.method = "TRACE", .url = "http://127.0.0.1:1/"}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.Send({.url = "file:///etc/passwd"}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HttpClientSendTest, PresentsAClientCertificateAndTrustsAnInMemoryCa) {
+  testing::TempDir dir;
+  testing::TestTlsFiles server_tls = testing::MakeTestTls(dir, "server-", "localhost", "server-ca");
+  testing::TestTlsFiles client_tls = testing::MakeTestTls(dir, "client-", "agent", "client-ca");
+  LoopbackServer loopback(std::make_unique<httplib::SSLServer>(server_tls.certificate_file.c_str(),
+                                                               server_tls.key_file.c_str(),
+                                                               client_tls.ca_file.c_str()));
+  loopback.server().Get("/who", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content("authenticated", "text/plain");
+  });
+  loopback.Start();
+  os::RealClock clock;
+  HttpClient client({}, &clock);
+  HttpRequest request{.url = loopback.Url("https", "/who")};
+  request.tls.ca_pem = server_tls.ca_pem;
+  // Without a client certificate the server ends the handshake.
+  EXPECT_EQ(client.Send(request, {}).status().code(), absl::StatusCode::kUnavailable);
+  request.tls.client_certificate_pem = client_tls.certificate_pem;
+  request.tls.client_key_pem = client_tls.key_pem;
+  absl::StatusOr<HttpResponse> response = client.Send(request, {});
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "authenticated");
 }
 
 }  // namespace

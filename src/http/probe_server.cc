@@ -1,4 +1,4 @@
-#include "src/deviceplugin/http_endpoints.h"
+#include "src/http/probe_server.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace cn::deviceplugin {
+namespace cn::http {
 namespace {
 
 constexpr size_t kMaxRequestBytes = 8192;
@@ -89,7 +89,7 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
   return address;
 }
 
-absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
+absl::StatusOr<std::unique_ptr<ProbeServer>> ProbeServer::Start(
     const ListenAddress& address, std::function<std::string()> metrics,
     std::function<absl::Status()> ready) {
   const std::string where =
@@ -130,13 +130,12 @@ absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
     ::close(listen_fd);
     return absl::UnavailableError(absl::StrCat(where, ": eventfd: ", std::strerror(errno)));
   }
-  return std::unique_ptr<HttpEndpoints>(
-      new HttpEndpoints(listen_fd, wake_fd, actual_port, std::move(metrics), std::move(ready)));
+  return std::unique_ptr<ProbeServer>(
+      new ProbeServer(listen_fd, wake_fd, actual_port, std::move(metrics), std::move(ready)));
 }
 
-HttpEndpoints::HttpEndpoints(int listen_fd, int wake_fd, int port,
-                             std::function<std::string()> metrics,
-                             std::function<absl::Status()> ready)
+ProbeServer::ProbeServer(int listen_fd, int wake_fd, int port, std::function<std::string()> metrics,
+                         std::function<absl::Status()> ready)
     : listen_fd_(listen_fd),
       wake_fd_(wake_fd),
       port_(port),
@@ -145,7 +144,7 @@ HttpEndpoints::HttpEndpoints(int listen_fd, int wake_fd, int port,
   thread_ = std::thread([this] { Serve(); });
 }
 
-HttpEndpoints::~HttpEndpoints() {
+ProbeServer::~ProbeServer() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t ignored = ::write(wake_fd_, &one, sizeof(one));
   thread_.join();
@@ -153,7 +152,7 @@ HttpEndpoints::~HttpEndpoints() {
   ::close(wake_fd_);
 }
 
-void HttpEndpoints::Serve() {
+void ProbeServer::Serve() {
   while (true) {
     pollfd descriptors[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     if (::poll(descriptors, 2, -1) < 0) {
@@ -175,7 +174,7 @@ void HttpEndpoints::Serve() {
   }
 }
 
-void HttpEndpoints::Answer(int connection) {
+void ProbeServer::Answer(int connection) {
   std::string head = ReadRequestHead(connection);
   if (head.empty()) {
     Respond(connection, 400, "Bad Request", "text/plain", "bad request\n", false);
@@ -212,4 +211,4 @@ void HttpEndpoints::Answer(int connection) {
   }
 }
 
-}  // namespace cn::deviceplugin
+}  // namespace cn::http

@@ -1,4 +1,4 @@
-#include "src/deviceplugin/http_endpoints.h"
+#include "src/http/probe_server.h"
 
 #include <atomic>
 
@@ -6,14 +6,14 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 
-namespace cn::deviceplugin {
+namespace cn::http {
 namespace {
 
 using ::testing::HasSubstr;
 
-TEST(HttpEndpointsTest, ServesMetricsHealthAndReadiness) {
+TEST(ProbeServerTest, ServesMetricsHealthAndReadiness) {
   std::atomic<bool> ready{false};
-  auto endpoints = HttpEndpoints::Start(
+  auto endpoints = ProbeServer::Start(
       ListenAddress{"127.0.0.1", 0}, [] { return std::string("cn_sgx_epc_bytes 42\n"); },
       [&ready] { return ready ? absl::OkStatus() : absl::UnavailableError("not registered yet"); });
   ASSERT_TRUE(endpoints.ok()) << endpoints.status();
@@ -39,9 +39,9 @@ TEST(HttpEndpointsTest, ServesMetricsHealthAndReadiness) {
   EXPECT_EQ(is_ready->status, 200);
 }
 
-TEST(HttpEndpointsTest, AnswersUnknownPathsAndMethodsWithoutServingThem) {
+TEST(ProbeServerTest, AnswersUnknownPathsAndMethodsWithoutServingThem) {
   int metrics_calls = 0;
-  auto endpoints = HttpEndpoints::Start(
+  auto endpoints = ProbeServer::Start(
       ListenAddress{"127.0.0.1", 0},
       [&metrics_calls] {
         ++metrics_calls;
@@ -63,11 +63,11 @@ TEST(HttpEndpointsTest, AnswersUnknownPathsAndMethodsWithoutServingThem) {
   EXPECT_EQ(metrics_calls, 1);
 }
 
-TEST(HttpEndpointsTest, PortInUseIsReportedAtStart) {
-  auto first = HttpEndpoints::Start(
+TEST(ProbeServerTest, PortInUseIsReportedAtStart) {
+  auto first = ProbeServer::Start(
       ListenAddress{"127.0.0.1", 0}, [] { return std::string(); }, [] { return absl::OkStatus(); });
   ASSERT_TRUE(first.ok());
-  auto second = HttpEndpoints::Start(
+  auto second = ProbeServer::Start(
       ListenAddress{"127.0.0.1", (*first)->port()}, [] { return std::string(); },
       [] { return absl::OkStatus(); });
   EXPECT_FALSE(second.ok());
@@ -75,4 +75,4 @@ TEST(HttpEndpointsTest, PortInUseIsReportedAtStart) {
 }
 
 }  // namespace
-}  // namespace cn::deviceplugin
+}  // namespace cn::http

@@ -1,0 +1,79 @@
+#pragma once
+
+// ApiClient: the one Kubernetes API-server client, for every daemon of the add-on.
+//
+// What it does: GET an object and apply a JSON merge patch (RFC 7386) to it, over verified TLS,
+// with the credentials of a ClusterConfig (a token file is read again before each request, so a
+// rotated service account token is picked up without a restart). Each request is bounded by
+// `Options::timeout` (connect included) and answers larger than `max_body_bytes` are refused.
+//
+// Why JSON merge patch: the agent's patches touch only metadata.labels and
+// metadata.annotations, which are plain string maps; for maps, strategic merge and merge patch
+// behave the same (a key is set, `null` deletes it, other keys are left alone), and merge patch
+// is a standard every API server (and any stand-in) implements without Go struct tags. A patch
+// may carry metadata.resourceVersion: the API server then refuses it with 409 when the object
+// changed since it was read, which turns read-decide-patch into a safe compare-and-swap.
+//
+// Errors, each naming the method, the path and the server's own message:
+//   PermissionDenied   401 (credentials not accepted) and 403 (RBAC does not allow the verb on
+//                      the resource: the message says so);
+//   NotFound           404; Aborted 409 (conflict: read again and retry); InvalidArgument 422 and
+//                      400 (the API server refused the request's content);
+//   Unavailable        429, 5xx, and the server unreachable or TLS verification failing (wrong CA,
+//                      wrong host name: the message has libcurl's reason);
+//   DeadlineExceeded   no complete answer within the timeout; Unknown for any other status or
+//                      an answer that is not JSON.
+//
+// Thread safety: const methods may be called from several threads at once.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "src/http/http_client.h"
+#include "src/kube/config.h"
+#include "src/os/file_system.h"
+
+namespace cn::kube {
+
+class ApiClient {
+ public:
+  struct Options {
+    absl::Duration timeout = absl::Seconds(10);
+    size_t max_body_bytes = 8 << 20;  // a Node with a long image list is a few hundred KiB
+  };
+
+  // `http` and `file_system` (which reads the token file) must outlive the client.
+  ApiClient(ClusterConfig config, const http::HttpClient& http, const os::FileSystem& file_system,
+            Options options);
+
+  // GET `path` (for example "/api/v1/nodes/n1"): the object as JSON.
+  absl::StatusOr<nlohmann::json> Get(absl::string_view path) const;
+  // PATCH `path` with `patch` as application/merge-patch+json: the object after the patch.
+  absl::StatusOr<nlohmann::json> MergePatch(absl::string_view path,
+                                            const nlohmann::json& patch) const;
+
+  const ClusterConfig& config() const { return config_; }
+
+ private:
+  absl::StatusOr<nlohmann::json> Call(absl::string_view method, absl::string_view path,
+                                      const std::string& body) const;
+
+  const ClusterConfig config_;
+  const http::HttpClient& http_;
+  const os::FileSystem& file_system_;
+  const Options options_;
+};
+
+// "/api/v1/nodes/NAME". InvalidArgument unless `name` is a valid node name (a DNS subdomain:
+// lower-case letters, digits, '-' and '.', at most 253 characters), so that no name can change
+// the path.
+absl::StatusOr<std::string> NodePath(absl::string_view name);
+
+// The status for a non-2xx answer (exposed for tests): see the class comment. `what` is
+// "METHOD PATH".
+absl::Status StatusFromResponse(absl::string_view what, int status, absl::string_view body);
+
+}  // namespace cn::kube
