@@ -172,9 +172,6 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
     return absl::InvalidArgumentError(
         absl::StrCat("--threads: ", options.threads, " is not between 1 and 1024"));
   }
-  if (options.issuer.empty()) {
-    options.issuer = DefaultIssuer(options);
-  }
   while (!options.issuer.empty() && options.issuer.back() == '/') {
     options.issuer.pop_back();
   }

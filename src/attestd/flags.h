@@ -32,7 +32,7 @@ struct Options {
   std::string tls_cert;
   std::string tls_key;
   std::vector<KeyFiles> signing_keys;
-  std::string issuer;  // default: scheme://listen address (see DefaultIssuer)
+  std::string issuer;  // empty: DefaultIssuer with the port actually bound
   std::string policy_file;
   std::string root_ca;
   std::string pccs_url;

@@ -21,7 +21,8 @@ TEST(FlagsTest, DefaultsAndEveryFlag) {
   auto minimal = Parse({"--signing-key", "k.pem", "--collateral-dir", "/c"});
   ASSERT_TRUE(minimal.ok()) << minimal.status();
   EXPECT_EQ(minimal->options.listen_port, 8443);
-  EXPECT_EQ(minimal->options.issuer, "http://localhost:8443");
+  EXPECT_EQ(minimal->options.issuer, "");
+  EXPECT_EQ(DefaultIssuer(minimal->options), "http://localhost:8443");
   EXPECT_EQ(minimal->options.token_lifetime, absl::Hours(8));
   EXPECT_EQ(minimal->options.upstream_timeout, absl::Seconds(5));
   EXPECT_EQ(minimal->options.max_request_bytes, 1u << 20);

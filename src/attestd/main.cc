@@ -130,14 +130,6 @@ int main(int argc, char** argv) {
     return Fail("--pccs-url: the PCS/PCCS client is not part of this build yet", 2);
   }
 
-  cn::dcap::Verifier verifier(std::move(anchor));
-  auto registry = std::make_shared<prometheus::Registry>();
-  cn::attestd::ServiceOptions service_options{.issuer = options.issuer,
-                                              .token_lifetime = options.token_lifetime,
-                                              .upstream_timeout = options.upstream_timeout};
-  cn::attestd::AttestationService service(service_options, std::move(keys), verifier, *collateral,
-                                          clock, policy, *registry);
-
   cn::http::ServerOptions server_options;
   server_options.host = options.listen_host.empty() ? "0.0.0.0" : options.listen_host;
   server_options.port = options.listen_port;
@@ -145,11 +137,31 @@ int main(int argc, char** argv) {
   server_options.tls_key_file = options.tls_key;
   server_options.max_request_bytes = options.max_request_bytes;
   server_options.threads = options.threads;
+  auto registry = std::make_shared<prometheus::Registry>();
   cn::http::Server server(server_options, registry);
+  if (absl::Status bound = server.Bind(); !bound.ok()) {
+    const bool input_error = bound.code() == absl::StatusCode::kInvalidArgument;
+    return Fail(
+        input_error ? std::string(bound.message()) : absl::StrCat("--listen: ", bound.message()),
+        input_error ? 2 : 1);
+  }
+  // The default issuer names the port actually bound (--listen HOST:0 asks for any free one).
+  std::string issuer = options.issuer;
+  if (issuer.empty()) {
+    cn::attestd::Options bound_options = options;
+    bound_options.listen_port = server.port();
+    issuer = cn::attestd::DefaultIssuer(bound_options);
+  }
+
+  cn::dcap::Verifier verifier(std::move(anchor));
+  cn::attestd::ServiceOptions service_options{.issuer = issuer,
+                                              .token_lifetime = options.token_lifetime,
+                                              .upstream_timeout = options.upstream_timeout};
+  cn::attestd::AttestationService service(service_options, std::move(keys), verifier, *collateral,
+                                          clock, policy, *registry);
   service.Register(server);
-  if (absl::Status started = server.Start(); !started.ok()) {
-    return Fail(absl::StrCat("--listen: ", started.message()),
-                started.code() == absl::StatusCode::kInvalidArgument ? 2 : 1);
+  if (absl::Status serving = server.Serve(); !serving.ok()) {
+    return Fail(std::string(serving.message()), 1);
   }
 
   std::unique_ptr<cn::attestd::PolicyReloader> reloader;
@@ -169,7 +181,7 @@ int main(int argc, char** argv) {
     reloader->Start();
   }
   spdlog::info("sgx-attestd serving {} on {}:{} as issuer {}", server.tls() ? "HTTPS" : "HTTP",
-               server_options.host, server.port(), options.issuer);
+               server_options.host, server.port(), issuer);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -126,7 +126,10 @@ std::string Server::RouteLabel(const std::string& path) const {
   return routes_.contains(path) ? path : "other";
 }
 
-absl::Status Server::Start() {
+absl::Status Server::Bind() {
+  if (server_ != nullptr) {
+    return absl::FailedPreconditionError("Bind called twice");
+  }
   if (tls()) {
     if (options_.tls_key_file.empty()) {
       return absl::InvalidArgumentError("--tls-key: required with --tls-cert");
@@ -167,6 +170,27 @@ absl::Status Server::Start() {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
 
+  if (options_.port == 0) {
+    port_ = server.bind_to_any_port(options_.host);
+    if (port_ <= 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":0"));
+    }
+  } else {
+    if (!server.bind_to_port(options_.host, options_.port)) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
+                                                 options_.port,
+                                                 " (in use, or not an address of this host)"));
+    }
+    port_ = options_.port;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::Serve() {
+  if (server_ == nullptr) {
+    RETURN_IF_ERROR(Bind());
+  }
+  httplib::Server& server = *server_;
   for (const auto& [path, methods] : routes_) {
     for (const auto& [method, handler] : methods) {
       httplib::Server::Handler adapter = [this, &handler = handler, route = path](
@@ -250,19 +274,6 @@ absl::Status Server::Start() {
         .Increment();
   });
 
-  if (options_.port == 0) {
-    port_ = server.bind_to_any_port(options_.host);
-    if (port_ <= 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":0"));
-    }
-  } else {
-    if (!server.bind_to_port(options_.host, options_.port)) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
-                                                 options_.port,
-                                                 " (in use, or not an address of this host)"));
-    }
-    port_ = options_.port;
-  }
   listener_ = std::thread([this] {
     server_->listen_after_bind();
     absl::MutexLock lock(&mu_);
@@ -282,6 +293,8 @@ absl::Status Server::Start() {
   }
   return absl::OkStatus();
 }
+
+absl::Status Server::Start() { return Serve(); }
 
 absl::Status Server::Stop(absl::Time deadline) {
   if (!listener_.joinable()) {

@@ -99,8 +99,12 @@ class Server {
   void AddProbes(std::function<absl::Status()> ready);
 
   // Binds (a port in use or unreadable TLS files are reported here, naming the address or file)
-  // and serves on background threads.
+  // and serves on background threads: Bind() then Serve().
   absl::Status Start();
+  // Bind alone, so the owner can learn port() (for --listen HOST:0) before it adds its routes.
+  absl::Status Bind();
+  // Serves the routes added so far (binds first when Bind was not called).
+  absl::Status Serve();
   // Stops as described above; DeadlineExceeded, with the number of connections still open, when
   // they do not all close by `deadline` (they are then closed as their reads time out).
   absl::Status Stop(absl::Time deadline = absl::InfiniteFuture());
