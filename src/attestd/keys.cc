@@ -134,7 +134,10 @@ absl::StatusOr<SigningKey> SigningKey::Load(absl::string_view key_pem, absl::str
 std::string SigningKey::Sign(absl::string_view signing_input) const {
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   CN_CHECK(context != nullptr);
-  CN_CHECK(EVP_DigestSignInit(context, nullptr, EVP_sha256(), nullptr, key_.get()) == 1);
+  // Fetched once: EVP_sha256() would make OpenSSL 3 look the algorithm up on every call.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  CN_CHECK(sha256 != nullptr);
+  CN_CHECK(EVP_DigestSignInit(context, nullptr, sha256, nullptr, key_.get()) == 1);
   size_t size = 0;
   const auto* input = reinterpret_cast<const unsigned char*>(signing_input.data());
   CN_CHECK(EVP_DigestSign(context, nullptr, &size, input, signing_input.size()) == 1);

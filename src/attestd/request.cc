@@ -73,8 +73,9 @@ absl::StatusOr<std::string> DecodeBase64Url(absl::string_view text, absl::string
   if (padding > 0 && text.size() % 4 != 0) {
     return FieldError(field, absl::StrCat("not base64url at offset ", end, " (misplaced padding)"));
   }
-  std::string out;
-  out.reserve(end * 3 / 4);
+  // Sized once and filled by index: quotes are kilobytes and this runs on every request.
+  std::string out(end / 4 * 3 + (end % 4 == 0 ? 0 : end % 4 - 1), '\0');
+  size_t written = 0;
   uint32_t buffer = 0;
   int bits = 0;
   for (size_t i = 0; i < end; ++i) {
@@ -86,7 +87,7 @@ absl::StatusOr<std::string> DecodeBase64Url(absl::string_view text, absl::string
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+      out[written++] = static_cast<char>((buffer >> bits) & 0xff);
     }
   }
   if (end % 4 == 1) {

@@ -235,7 +235,17 @@ http::Response AttestationService::Attest(const http::Request& http_request) con
     }
     return std::nullopt;
   };
-  absl::StatusOr<pccs::PlatformId> platform = pccs::PlatformIdOfQuote(request.quote);
+  const dcap::Sha256Digest chain_digest = dcap::Sha256(quote->certification_data);
+  const std::string chain_key(dcap::AsView(chain_digest));
+  absl::StatusOr<pccs::PlatformId> platform;
+  if (std::shared_ptr<const pccs::PlatformId> cached = platforms_.Find(chain_key)) {
+    platform = *cached;
+  } else {
+    platform = pccs::PlatformIdOfQuote(request.quote);
+    if (platform.ok()) {
+      platforms_.Insert(chain_key, std::make_shared<const pccs::PlatformId>(*platform));
+    }
+  }
   if (!platform.ok()) {
     if (auto rejection = quote_only_rejection()) {
       return Refuse(400, dcap::ErrorCodeName(rejection->code), rejection->message);

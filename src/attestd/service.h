@@ -30,6 +30,7 @@
 #include "prometheus/registry.h"
 #include "src/attestd/keys.h"
 #include "src/attestd/policy.h"
+#include "src/dcap/bounded_cache.h"
 #include "src/dcap/verifier.h"
 #include "src/http/server.h"
 #include "src/os/clock.h"
@@ -73,6 +74,10 @@ class AttestationService {
   const os::Clock& clock_;
   std::string certs_body_;
   std::string openid_body_;
+
+  // PlatformIdOfQuote parses the quote's PCK chain (X.509 parsing is slow in OpenSSL 3): keyed
+  // by SHA-256 of the certification data. Only a lookup key: the verifier checks the chain.
+  mutable dcap::BoundedCache<pccs::PlatformId> platforms_{4096};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(mu_);

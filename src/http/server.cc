@@ -153,7 +153,12 @@ absl::Status Server::Bind() {
   const int threads = options_.threads > 0
                           ? options_.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  {
+    absl::MutexLock lock(&mu_);
+    handler_slots_ = threads;
+  }
+  const int connections = std::max(threads, options_.connection_threads);
+  server.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
   server.set_payload_max_length(options_.max_request_bytes);
   server.set_read_timeout(
       std::chrono::microseconds(absl::ToInt64Microseconds(options_.read_timeout)));
@@ -202,7 +207,18 @@ absl::Status Server::Serve() {
                         .body = req.body,
                         .params = {req.params.begin(), req.params.end()},
                         .headers = {req.headers.begin(), req.headers.end()}};
+        {
+          // Wait for a handler slot: --threads bounds the CPU work, not the connections.
+          absl::MutexLock lock(&mu_);
+          mu_.Await(absl::Condition(
+              +[](int* slots) { return *slots > 0; }, &handler_slots_));
+          --handler_slots_;
+        }
         Response response = handler(request);
+        {
+          absl::MutexLock lock(&mu_);
+          ++handler_slots_;
+        }
         metrics_->latency
             ->Add({{"route", route}},
                   prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,

@@ -7,7 +7,11 @@
 //   - Bounded requests: a body above max_request_bytes is answered 413 without being read; a
 //     client that sends nothing for read_timeout while the server waits for headers or body is
 //     disconnected (each read is bounded; see "Limits" below).
-//   - A fixed pool of worker threads; one connection occupies one worker while it is open.
+//   - Two bounds on threads. cpp-httplib serves a connection on one thread for as long as it is
+//     open (keep-alive included), so the connection pool (connection_threads) must be as large
+//     as the number of clients served at once, or idle keep-alive connections starve the
+//     others. The CPU work is bounded separately: at most `threads` handlers run at once (the
+//     others wait for a slot), which is what --threads means.
 //   - Routes are exact paths with a method each. Unknown paths are 404, known paths with another
 //     method 405 (with Allow); both, and every error httplib answers itself (400, 413), carry the
 //     JSON error body {"error": {"code", "message"}} that API clients parse.
@@ -54,7 +58,8 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   size_t max_request_bytes = 1 << 20;
-  int threads = 0;  // 0: one per core
+  int threads = 0;               // handlers running at once; 0: one per core
+  int connection_threads = 128;  // connections served at once (the rest wait to be accepted)
   absl::Duration read_timeout = absl::Seconds(5);
   absl::Duration write_timeout = absl::Seconds(5);
   absl::Duration keep_alive_timeout = absl::Seconds(1);
@@ -131,6 +136,7 @@ class Server {
 
   absl::Mutex mu_;
   bool listener_done_ ABSL_GUARDED_BY(mu_) = false;
+  int handler_slots_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace cn::http
