@@ -6,6 +6,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -23,9 +25,16 @@ absl::StatusOr<std::string> Unbase64Url(absl::string_view text) {
   return out;
 }
 
-std::string PemOf(EVP_PKEY* key) {
+// PKCS#8 PEM of `key` (which it frees), encrypted with AES-128-CBC when `passphrase` is given.
+std::string PemOf(EVP_PKEY* key, const char* passphrase = nullptr) {
   BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char buffer[64] = {};
+  if (passphrase != nullptr) {
+    std::snprintf(buffer, sizeof(buffer), "%s", passphrase);
+  }
+  PEM_write_bio_PKCS8PrivateKey(
+      bio, key, passphrase ? EVP_aes_128_cbc() : nullptr, passphrase ? buffer : nullptr,
+      passphrase ? static_cast<int>(std::strlen(buffer)) : 0, nullptr, nullptr);
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio, &data);
   std::string pem(data, static_cast<size_t>(size));
@@ -38,19 +47,7 @@ std::string PemOf(EVP_PKEY* key) {
 
 std::string RsaKeyPem(int bits) { return PemOf(EVP_RSA_gen(static_cast<unsigned>(bits))); }
 std::string EcKeyPem(const char* curve) { return PemOf(EVP_EC_gen(curve)); }
-
-std::string EncryptedEcKeyPem() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  BIO* bio = BIO_new(BIO_s_mem());
-  char passphrase[] = "secret";
-  PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_128_cbc(), passphrase, 6, nullptr, nullptr);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(size));
-  BIO_free(bio);
-  EVP_PKEY_free(key);
-  return pem;
-}
+std::string EncryptedEcKeyPem() { return PemOf(EVP_EC_gen("P-256"), "secret"); }
 
 absl::StatusOr<DecodedJws> DecodeJws(absl::string_view token) {
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
