@@ -122,6 +122,10 @@ void Server::AddProbes(std::function<absl::Status()> ready) {
   });
 }
 
+void Server::CountRequest(const std::string& route, int status) {
+  metrics_->requests->Add({{"route", route}, {"status", std::to_string(status)}}).Increment();
+}
+
 std::string Server::RouteLabel(const std::string& path) const {
   return routes_.contains(path) ? path : "other";
 }
@@ -229,6 +233,9 @@ absl::Status Server::Serve() {
           res.set_header(name, value);
         }
         res.set_content(std::move(response.body), response.content_type);
+        // Counted before the answer is written, so a client that reads /metrics after its answer
+        // sees its own request.
+        CountRequest(route, res.status);
         --in_flight_;
       };
       // httplib matches patterns as regular expressions; our paths hold no special characters
@@ -257,8 +264,14 @@ absl::Status Server::Serve() {
   server.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
                                                                        httplib::Response& res) {
     if (!res.body.empty()) {
-      return httplib::Server::HandlerResponse::Unhandled;
+      return httplib::Server::HandlerResponse::Unhandled;  // a handler's own, counted there
     }
+    struct Count {
+      Server* server;
+      const httplib::Request& req;
+      const httplib::Response& res;
+      ~Count() { server->CountRequest(server->RouteLabel(req.path), res.status); }
+    } count{this, req, res};
     auto route = routes_.find(req.path);
     if (res.status == 404 && route != routes_.end()) {
       std::vector<std::string> allowed;
@@ -284,11 +297,6 @@ absl::Status Server::Serve() {
         res.status = 500;
         res.set_content(error.body, error.content_type);
       });
-  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics_->requests
-        ->Add({{"route", RouteLabel(req.path)}, {"status", std::to_string(res.status)}})
-        .Increment();
-  });
 
   listener_ = std::thread([this] {
     server_->listen_after_bind();

@@ -122,6 +122,7 @@ class Server {
  private:
   struct Metrics;
   std::string RouteLabel(const std::string& path) const;
+  void CountRequest(const std::string& route, int status);
 
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
