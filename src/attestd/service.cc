@@ -1,0 +1,385 @@
+#include "src/attestd/service.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "src/attestd/request.h"
+#include "src/attestd/token.h"
+#include "src/common/check.h"
+#include "src/dcap/crypto.h"
+#include "src/dcap/quote.h"
+#include "src/dcap/tcb_info.h"
+
+namespace cn::attestd {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+// SGX attributes flags bit 1: DEBUG.
+bool IsDebuggable(const dcap::ReportBody& report) { return (report.attributes[0] & 0x02) != 0; }
+
+OrderedJson ToJson(const ClaimValue& value) {
+  if (const bool* b = std::get_if<bool>(&value)) {
+    return *b;
+  }
+  if (const int64_t* i = std::get_if<int64_t>(&value)) {
+    return *i;
+  }
+  return std::get<std::string>(value);
+}
+
+std::string HexSha256(absl::string_view bytes) { return dcap::HexEncode(dcap::Sha256(bytes)); }
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  CN_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) == 1);
+  return dcap::HexEncode(raw);
+}
+
+// Rejections that the verifier reaches before it looks at collateral (steps 1-5 of verifier.h):
+// the same verdict as sgx-quote's for a quote whose platform cannot even be looked up.
+bool IsQuoteOnlyRejection(dcap::ErrorCode code) {
+  switch (code) {
+    case dcap::ErrorCode::kUnsupportedQuoteFormat:
+    case dcap::ErrorCode::kInvalidQuoteSignature:
+    case dcap::ErrorCode::kQeReportDataMismatch:
+    case dcap::ErrorCode::kInvalidQeReportSignature:
+    case dcap::ErrorCode::kUntrustedPckChain:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const std::vector<std::string>& ClaimsSupported() {
+  static const auto* claims = new std::vector<std::string>{
+      "iss",
+      "iat",
+      "nbf",
+      "exp",
+      "jti",
+      "nonce",
+      "x-ms-ver",
+      "x-ms-attestation-type",
+      "x-ms-policy-hash",
+      "x-ms-sgx-is-debuggable",
+      "x-ms-sgx-mrenclave",
+      "x-ms-sgx-mrsigner",
+      "x-ms-sgx-product-id",
+      "x-ms-sgx-svn",
+      "x-ms-sgx-report-data",
+      "x-ms-sgx-ehd",
+      "x-ms-runtime",
+      "x-ms-inittime",
+      "x-ms-sgx-collateral",
+      "x-ms-sgx-fmspc",
+      "x-ms-sgx-pceid",
+      "attester_tcb_status",
+      "attester_advisory_ids",
+  };
+  return *claims;
+}
+
+}  // namespace
+
+AttestationService::AttestationService(ServiceOptions options, std::vector<SigningKey> keys,
+                                       const dcap::Verifier& verifier,
+                                       pccs::CollateralSource& collateral, const os::Clock& clock,
+                                       std::shared_ptr<const Policy> policy,
+                                       prometheus::Registry& registry)
+    : options_(std::move(options)),
+      keys_(std::move(keys)),
+      verifier_(verifier),
+      collateral_(collateral),
+      clock_(clock),
+      policy_(std::move(policy)) {
+  CN_CHECK(!keys_.empty());
+  OrderedJson jwks = {{"keys", OrderedJson::array()}};
+  std::vector<std::string> algs;
+  for (const SigningKey& key : keys_) {
+    jwks["keys"].push_back(key.jwk());
+    if (std::find(algs.begin(), algs.end(), key.alg()) == algs.end()) {
+      algs.push_back(key.alg());
+    }
+  }
+  certs_body_ = jwks.dump();
+  OrderedJson openid = {{"issuer", options_.issuer},
+                        {"jwks_uri", absl::StrCat(options_.issuer, "/certs")},
+                        {"id_token_signing_alg_values_supported", algs},
+                        {"response_types_supported", {"token"}},
+                        {"claims_supported", ClaimsSupported()}};
+  openid_body_ = openid.dump();
+
+  attestations_ = &prometheus::BuildCounter()
+                       .Name("cn_attestd_attestations_total")
+                       .Help(
+                           "Attestation requests by result (issued or refused), error code and "
+                           "TCB status")
+                       .Register(registry);
+  collateral_latency_ = &prometheus::BuildHistogram()
+                             .Name("cn_attestd_collateral_fetch_seconds")
+                             .Help("Time to get a quote's collateral from the collateral source")
+                             .Register(registry)
+                             .Add({}, prometheus::Histogram::BucketBoundaries{
+                                          0.0001, 0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10});
+  collateral_failures_ = &prometheus::BuildCounter()
+                              .Name("cn_attestd_collateral_failures_total")
+                              .Help("Collateral lookups that failed, by reason")
+                              .Register(registry);
+  policy_reloads_ = &prometheus::BuildCounter()
+                         .Name("cn_attestd_policy_updates_total")
+                         .Help("Policies installed after start (reloads)")
+                         .Register(registry)
+                         .Add({});
+}
+
+void AttestationService::Register(http::Server& server) {
+  server.Handle("POST", "/attest/SgxEnclave",
+                [this](const http::Request& request) { return Attest(request); });
+  server.Handle("GET", "/certs", [this](const http::Request&) { return Certs(); });
+  server.Handle("GET", "/.well-known/openid-configuration",
+                [this](const http::Request&) { return OpenIdConfiguration(); });
+  server.AddProbes([this] { return Ready(); });
+}
+
+absl::Status AttestationService::Ready() const {
+  // Keys and the trust anchor are loaded before the service exists; the policy too.
+  return policy() == nullptr ? absl::UnavailableError("no policy") : absl::OkStatus();
+}
+
+void AttestationService::SetPolicy(std::shared_ptr<const Policy> policy) {
+  absl::MutexLock lock(&mu_);
+  policy_ = std::move(policy);
+  policy_reloads_->Increment();
+}
+
+std::shared_ptr<const Policy> AttestationService::policy() const {
+  absl::MutexLock lock(&mu_);
+  return policy_;
+}
+
+http::Response AttestationService::Certs() const {
+  return http::Response{
+      .status = 200, .content_type = "application/json", .body = certs_body_, .headers = {}};
+}
+
+http::Response AttestationService::OpenIdConfiguration() const {
+  return http::Response{
+      .status = 200, .content_type = "application/json", .body = openid_body_, .headers = {}};
+}
+
+http::Response AttestationService::Refuse(int status, absl::string_view code,
+                                          absl::string_view message,
+                                          absl::string_view tcb_status) const {
+  attestations_
+      ->Add({{"result", "refused"},
+             {"code", std::string(code)},
+             {"tcb_status", tcb_status.empty() ? "none" : std::string(tcb_status)}})
+      .Increment();
+  return http::ErrorResponse(status, code, message);
+}
+
+http::Response AttestationService::Attest(const http::Request& http_request) const {
+  const std::string* version = http_request.Param("api-version");
+  const std::string supported = absl::StrJoin(kApiVersions, ", ");
+  if (version == nullptr) {
+    return Refuse(400, "unsupported_api_version",
+                  absl::StrCat("api-version: missing; supported are ", supported));
+  }
+  if (std::find(std::begin(kApiVersions), std::end(kApiVersions), *version) ==
+      std::end(kApiVersions)) {
+    return Refuse(400, "unsupported_api_version",
+                  absl::StrCat("api-version: \"", *version, "\" is not supported; supported are ",
+                               supported));
+  }
+  absl::StatusOr<AttestRequest> parsed = ParseAttestRequest(http_request.body);
+  if (!parsed.ok()) {
+    return Refuse(400, "invalid_request", parsed.status().message());
+  }
+  const AttestRequest& request = *parsed;
+
+  // A draft policy is parsed before anything costly, so its errors come first.
+  std::shared_ptr<const Policy> policy;
+  if (request.draft_policy.has_value()) {
+    absl::StatusOr<Policy> draft = Policy::Parse(*request.draft_policy);
+    if (!draft.ok()) {
+      return Refuse(400, "invalid_policy",
+                    absl::StrCat("draftPolicyForAttestation: ", draft.status().message()));
+    }
+    policy = std::make_shared<const Policy>(*std::move(draft));
+  } else {
+    policy = this->policy();
+  }
+
+  const absl::Time now = clock_.Now();
+  dcap::VerifyOptions verify_options;
+  verify_options.at = now;
+  absl::StatusOr<dcap::Quote> quote = dcap::ParseQuote(request.quote);
+  if (!quote.ok()) {
+    return Refuse(400, "unsupported_quote_format",
+                  absl::StrCat("quote: ", quote.status().message()));
+  }
+  if (!quote->sgx_report.has_value()) {
+    return Refuse(400, "unsupported_quote_format",
+                  "quote: not an SGX enclave quote (TDX quotes are not served by this endpoint)");
+  }
+
+  // When the quote's platform cannot be read or no collateral is known for it, the checks that
+  // need no collateral still decide first, so a forged quote always gets its own code.
+  auto quote_only_rejection = [&]() -> std::optional<dcap::Rejection> {
+    const dcap::VerificationResult result =
+        verifier_.Verify(request.quote, dcap::Collateral::FromParts({}), verify_options);
+    if (!result.verified() && IsQuoteOnlyRejection(result.rejection().code)) {
+      return result.rejection();
+    }
+    return std::nullopt;
+  };
+  const dcap::Sha256Digest chain_digest = dcap::Sha256(quote->certification_data);
+  const std::string chain_key(dcap::AsView(chain_digest));
+  absl::StatusOr<pccs::PlatformId> platform;
+  if (std::shared_ptr<const pccs::PlatformId> cached = platforms_.Find(chain_key)) {
+    platform = *cached;
+  } else {
+    platform = pccs::PlatformIdOfQuote(request.quote);
+    if (platform.ok()) {
+      platforms_.Insert(chain_key, std::make_shared<const pccs::PlatformId>(*platform));
+    }
+  }
+  if (!platform.ok()) {
+    if (auto rejection = quote_only_rejection()) {
+      return Refuse(400, dcap::ErrorCodeName(rejection->code), rejection->message);
+    }
+    return Refuse(400, "untrusted_pck_chain", platform.status().message());
+  }
+  const absl::Time fetch_start = absl::Now();
+  absl::StatusOr<std::shared_ptr<const dcap::Collateral>> collateral =
+      collateral_.Get(*platform, now + options_.upstream_timeout);
+  collateral_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - fetch_start));
+  if (!collateral.ok()) {
+    collateral_failures_->Add({{"reason", absl::StatusCodeToString(collateral.status().code())}})
+        .Increment();
+    if (auto rejection = quote_only_rejection()) {
+      return Refuse(400, dcap::ErrorCodeName(rejection->code), rejection->message);
+    }
+    // Unknown platform: the client's problem; no answer in time: ours.
+    const int status = collateral.status().code() == absl::StatusCode::kNotFound ? 400 : 503;
+    return Refuse(status, "collateral_unavailable", collateral.status().message());
+  }
+
+  const dcap::VerificationResult result =
+      verifier_.Verify(request.quote, **collateral, verify_options);
+  if (!result.verified()) {
+    return Refuse(400, dcap::ErrorCodeName(result.rejection().code), result.rejection().message);
+  }
+  const dcap::Verdict& verdict = result.verdict();
+  const dcap::ReportBody& report = verdict.report;
+  const std::string tcb_status(dcap::TcbStatusName(verdict.tcb_status));
+
+  if (request.runtime_data.has_value()) {
+    const dcap::Sha256Digest digest = dcap::Sha256(request.runtime_data->data);
+    if (!std::equal(digest.begin(), digest.end(), report.report_data.begin())) {
+      return Refuse(
+          400, "runtime_data_mismatch",
+          absl::StrCat("runtimeData.data: its SHA-256 ", dcap::HexEncode(digest),
+                       " is not the quote's report_data[0:32] ",
+                       dcap::HexEncode(absl::string_view(
+                           reinterpret_cast<const char*>(report.report_data.data()), 32))),
+          tcb_status);
+    }
+  }
+
+  // The quote's own claims: what the policy sees and what every token carries.
+  std::vector<Claim> incoming = {
+      {"x-ms-attestation-type", std::string("sgx")},
+      {"x-ms-sgx-is-debuggable", IsDebuggable(report)},
+      {"x-ms-sgx-mrenclave", dcap::HexEncode(report.mr_enclave)},
+      {"x-ms-sgx-mrsigner", dcap::HexEncode(report.mr_signer)},
+      {"x-ms-sgx-product-id", static_cast<int64_t>(report.isv_prod_id)},
+      {"x-ms-sgx-svn", static_cast<int64_t>(report.isv_svn)},
+      {"x-ms-sgx-report-data", dcap::HexEncode(report.report_data)},
+      {"x-ms-sgx-fmspc", dcap::HexEncode(verdict.pck.fmspc)},
+      {"x-ms-sgx-pceid", dcap::HexEncode(verdict.pck.pce_id)},
+      {"attester_tcb_status", tcb_status},
+  };
+  if (request.runtime_data.has_value()) {
+    incoming.push_back({"x-ms-sgx-ehd", EncodeBase64Url(request.runtime_data->data)});
+  }
+  const PolicyDecision decision = policy->Evaluate(incoming);
+  if (!decision.permitted) {
+    return Refuse(403, "policy_denied", absl::StrCat("policy: ", decision.reason), tcb_status);
+  }
+
+  const SigningKey* key = request.draft_policy.has_value() ? nullptr : &keys_.front();
+  const int64_t iat = absl::ToUnixSeconds(now);
+  OrderedJson payload = {
+      {"iss", options_.issuer},
+      {"iat", iat},
+      {"nbf", iat},
+      {"exp", absl::ToUnixSeconds(now + options_.token_lifetime)},
+      {"jti", RandomHex(32)},
+  };
+  if (request.nonce.has_value()) {
+    payload["nonce"] = *request.nonce;
+  }
+  payload["x-ms-ver"] = "1.0";
+  payload["x-ms-policy-hash"] = PolicyHash(policy->text());
+  for (const Claim& claim : incoming) {
+    payload[claim.type] = ToJson(claim.value);
+  }
+  if (request.runtime_data.has_value() && request.runtime_data->is_json) {
+    payload["x-ms-runtime"] = OrderedJson::parse(request.runtime_data->data);
+  }
+  if (request.init_time_data.has_value() && request.init_time_data->is_json) {
+    payload["x-ms-inittime"] = OrderedJson::parse(request.init_time_data->data);
+  }
+  const dcap::CollateralParts& parts = (*collateral)->parts();
+  const std::string crl_hash = HexSha256(parts.root_ca_crl);
+  payload["x-ms-sgx-collateral"] = {
+      {"qeidcertshash", HexSha256(parts.qe_identity_issuer_chain)},
+      {"qeidcrlhash", crl_hash},
+      {"qeidhash", HexSha256(parts.qe_identity)},
+      {"quotehash", HexSha256(request.quote)},
+      {"tcbinfocertshash", HexSha256(parts.tcb_info_issuer_chain)},
+      {"tcbinfocrlhash", crl_hash},
+      {"tcbinfohash", HexSha256(parts.tcb_info)},
+  };
+  payload["attester_advisory_ids"] = verdict.advisory_ids;
+  // issue()d claims: the service's own claims cannot be replaced; a type issued twice becomes an
+  // array, as in MAA.
+  std::map<std::string, bool> own;
+  for (auto it = payload.begin(); it != payload.end(); ++it) {
+    own[it.key()] = true;
+  }
+  for (const Claim& claim : decision.issued) {
+    if (own.contains(claim.type)) {
+      continue;
+    }
+    auto existing = payload.find(claim.type);
+    if (existing == payload.end()) {
+      payload[claim.type] = ToJson(claim.value);
+    } else {
+      if (!existing->is_array()) {
+        *existing = OrderedJson::array({*existing});
+      }
+      existing->push_back(ToJson(claim.value));
+    }
+  }
+
+  OrderedJson header;
+  if (key == nullptr) {
+    header = {{"alg", "none"}, {"typ", "JWT"}};
+  } else {
+    header = {{"alg", key->alg()},
+              {"jku", absl::StrCat(options_.issuer, "/certs")},
+              {"kid", key->kid()},
+              {"typ", "JWT"}};
+  }
+  attestations_->Add({{"result", "issued"}, {"code", "none"}, {"tcb_status", tcb_status}})
+      .Increment();
+  OrderedJson body = {{"token", EncodeJws(header, payload, key)}};
+  return http::Response{
+      .status = 200, .content_type = "application/json", .body = body.dump(), .headers = {}};
+}
+
+}  // namespace cn::attestd

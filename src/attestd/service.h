@@ -1,0 +1,94 @@
+#pragma once
+
+// AttestationService: sgx-attestd's API (docs/attestd.md) as handlers over http::Request, so the
+// same code serves the binary and in-process tests over real sockets.
+//
+//   POST /attest/SgxEnclave?api-version=2022-08-01|2020-10-01   quote -> {"token": JWS}
+//   GET  /certs                                                  JWKS of every signing key
+//   GET  /.well-known/openid-configuration                       OpenID provider metadata
+//
+// An attestation: parse the request; read the quote's platform (PlatformIdOfQuote); get its
+// collateral from the CollateralSource (waiting at most upstream_timeout); verify with the
+// dcap::Verifier at the clock's now (every quote's own signature is checked: the verifier caches
+// collateral and certificates, never a verdict); check the runtime data binding; evaluate the
+// policy (the draft one of the request, if any); sign the token with the first key.
+// Every refusal is a JSON error with a fixed code (docs/attestd.md lists them); bad input is
+// never answered with a 5xx.
+//
+// Thread safety: all handlers may run on many threads at once; SetPolicy may be called from
+// another thread (the policy reloader) at any time.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "src/attestd/keys.h"
+#include "src/attestd/policy.h"
+#include "src/dcap/bounded_cache.h"
+#include "src/dcap/verifier.h"
+#include "src/http/server.h"
+#include "src/os/clock.h"
+#include "src/pccs/collateral_source.h"
+
+namespace cn::attestd {
+
+struct ServiceOptions {
+  std::string issuer;  // "https://host:port"; no trailing slash
+  absl::Duration token_lifetime = absl::Hours(8);
+  absl::Duration upstream_timeout = absl::Seconds(5);
+};
+
+class AttestationService {
+ public:
+  // `keys` must not be empty (the first signs). The references must outlive the service.
+  AttestationService(ServiceOptions options, std::vector<SigningKey> keys,
+                     const dcap::Verifier& verifier, pccs::CollateralSource& collateral,
+                     const os::Clock& clock, std::shared_ptr<const Policy> policy,
+                     prometheus::Registry& registry);
+
+  // Adds the API routes and the probes to `server`.
+  void Register(http::Server& server);
+
+  http::Response Attest(const http::Request& request) const;
+  http::Response Certs() const;
+  http::Response OpenIdConfiguration() const;
+  absl::Status Ready() const;
+
+  void SetPolicy(std::shared_ptr<const Policy> policy);
+  std::shared_ptr<const Policy> policy() const;
+
+ private:
+  http::Response Refuse(int status, absl::string_view code, absl::string_view message,
+                        absl::string_view tcb_status = "") const;
+
+  ServiceOptions options_;
+  std::vector<SigningKey> keys_;
+  const dcap::Verifier& verifier_;
+  pccs::CollateralSource& collateral_;
+  const os::Clock& clock_;
+  std::string certs_body_;
+  std::string openid_body_;
+
+  // PlatformIdOfQuote parses the quote's PCK chain (X.509 parsing is slow in OpenSSL 3): keyed
+  // by SHA-256 of the certification data. Only a lookup key: the verifier checks the chain.
+  mutable dcap::BoundedCache<pccs::PlatformId> platforms_{4096};
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(mu_);
+
+  prometheus::Family<prometheus::Counter>* attestations_;
+  prometheus::Histogram* collateral_latency_;
+  prometheus::Family<prometheus::Counter>* collateral_failures_;
+  prometheus::Counter* policy_reloads_;
+};
+
+// The api-version values AttestSgxEnclave accepts.
+inline constexpr const char* kApiVersions[] = {"2022-08-01", "2020-10-01"};
+
+}  // namespace cn::attestd

@@ -1,0 +1,341 @@
+// The service's handlers in process: a test PKI platform, a fake collateral source and a fake
+// clock; tokens are checked with an independent verifier (src/testing/jws.h).
+
+#include "src/attestd/service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "src/attestd/request.h"
+#include "src/testing/fake_clock.h"
+#include "src/testing/fake_collateral_source.h"
+#include "src/testing/jws.h"
+#include "src/testing/quote_builder.h"
+#include "src/testing/test_pki.h"
+
+namespace cn::attestd {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string& RsaPem() {
+  static const std::string* pem = new std::string(testing::RsaKeyPem(2048));
+  return *pem;
+}
+
+std::shared_ptr<const Policy> DefaultPolicy() {
+  return std::shared_ptr<const Policy>(std::shared_ptr<const Policy>(), &Policy::Default());
+}
+
+std::string Hex(absl::string_view bytes) { return dcap::HexEncode(dcap::Sha256(bytes)); }
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest() : clock_(testing::TestPkiDefaultAt()), builder_(pki_), verifier_(pki_.Anchor()) {
+    builder_.enclave.mr_enclave.fill(0xe1);
+    builder_.enclave.mr_signer.fill(0x51);
+    builder_.enclave.isv_prod_id = 7;
+    builder_.enclave.isv_svn = 3;
+    const dcap::Collateral collateral = pki_.BuildCollateral();
+    collateral_json_ = collateral.ToJson();
+    source_.Put(*pccs::PlatformIdOfQuote(builder_.Build()), collateral);
+    MakeService({RsaPem()});
+  }
+
+  void MakeService(const std::vector<std::string>& key_pems) {
+    std::vector<SigningKey> keys;
+    for (const std::string& pem : key_pems) {
+      keys.push_back(*SigningKey::Load(pem, "key.pem", "", "", clock_.Now()));
+    }
+    service_.reset();
+    registry_ = std::make_shared<prometheus::Registry>();
+    service_ = std::make_unique<AttestationService>(ServiceOptions{.issuer = "https://attest.test"},
+                                                    std::move(keys), verifier_, source_, clock_,
+                                                    DefaultPolicy(), *registry_);
+  }
+
+  std::string QuoteWithReportData(absl::string_view data) {
+    dcap::ReportBody body = builder_.enclave;
+    std::copy(data.begin(), data.end(), body.report_data.begin());
+    return builder_.Build(body);
+  }
+
+  http::Response Post(const std::string& body, const char* version = "2022-08-01") {
+    http::Request request;
+    request.method = "POST";
+    request.path = "/attest/SgxEnclave";
+    request.body = body;
+    if (version != nullptr) {
+      request.params.emplace("api-version", version);
+    }
+    return service_->Attest(request);
+  }
+
+  static std::string Body(const std::string& quote, const std::string& extra = "") {
+    return absl::StrCat(R"({"quote": ")", EncodeBase64Url(quote), "\"", extra, "}");
+  }
+
+  // The verified payload of a 200 answer.
+  nlohmann::json Payload(const http::Response& response) {
+    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.content_type, "application/json");
+    const nlohmann::json body = nlohmann::json::parse(response.body);
+    auto verified = testing::VerifyJws(body["token"].get<std::string>(),
+                                       nlohmann::json::parse(service_->Certs().body));
+    EXPECT_TRUE(verified.ok()) << verified.status();
+    header_ = verified.ok() ? verified->header : nlohmann::json();
+    return verified.ok() ? verified->payload : nlohmann::json();
+  }
+
+  static std::string Code(const http::Response& response) {
+    return nlohmann::json::parse(response.body)["error"]["code"];
+  }
+  static std::string Message(const http::Response& response) {
+    return nlohmann::json::parse(response.body)["error"]["message"];
+  }
+
+  testing::TestPki pki_;
+  testing::FakeClock clock_;
+  testing::QuoteBuilder builder_;
+  dcap::Verifier verifier_;
+  testing::FakeCollateralSource source_;
+  std::string collateral_json_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<AttestationService> service_;
+  nlohmann::json header_;
+};
+
+TEST_F(ServiceTest, IssuesASignedTokenWithEveryClaim) {
+  const std::string quote = builder_.Build();
+  const nlohmann::json claims = Payload(Post(Body(quote, R"(, "nonce": "n-1")")));
+  EXPECT_EQ(header_["alg"], "RS256");
+  EXPECT_EQ(header_["typ"], "JWT");
+  EXPECT_EQ(header_["jku"], "https://attest.test/certs");
+  EXPECT_EQ(claims["iss"], "https://attest.test");
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  EXPECT_EQ(claims["iat"], now);
+  EXPECT_EQ(claims["nbf"], now);
+  EXPECT_EQ(claims["exp"], now + 8 * 3600);
+  EXPECT_EQ(claims["jti"].get<std::string>().size(), 64u);
+  EXPECT_EQ(claims["nonce"], "n-1");
+  EXPECT_EQ(claims["x-ms-ver"], "1.0");
+  EXPECT_EQ(claims["x-ms-attestation-type"], "sgx");
+  EXPECT_EQ(claims["x-ms-sgx-is-debuggable"], false);
+  std::string mrenclave;
+  for (int i = 0; i < 32; ++i) {
+    mrenclave += "e1";
+  }
+  EXPECT_EQ(claims["x-ms-sgx-mrenclave"], mrenclave);
+  EXPECT_EQ(claims["x-ms-sgx-mrsigner"],
+            "5151515151515151515151515151515151515151515151515151515151515151");
+  EXPECT_EQ(claims["x-ms-sgx-product-id"], 7);
+  EXPECT_EQ(claims["x-ms-sgx-svn"], 3);
+  EXPECT_EQ(claims["x-ms-sgx-report-data"], std::string(128, '0'));
+  EXPECT_FALSE(claims.contains("x-ms-sgx-ehd"));
+  EXPECT_FALSE(claims.contains("x-ms-runtime"));
+  EXPECT_EQ(claims["x-ms-sgx-fmspc"], "00906ed50000");
+  EXPECT_EQ(claims["x-ms-sgx-pceid"], "0000");
+  EXPECT_EQ(claims["attester_tcb_status"], "UpToDate");
+  EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array());
+  // MAA's policy hash: base64url(SHA-256(base64url(policy text))), recomputed here.
+  const std::string encoded_policy = absl::WebSafeBase64Escape(Policy::Default().text());
+  EXPECT_EQ(claims["x-ms-policy-hash"],
+            absl::WebSafeBase64Escape(dcap::AsView(dcap::Sha256(encoded_policy))));
+  const dcap::Collateral collateral = *dcap::Collateral::FromJson(collateral_json_);
+  const nlohmann::json& hashes = claims["x-ms-sgx-collateral"];
+  EXPECT_EQ(hashes["quotehash"], Hex(quote));
+  EXPECT_EQ(hashes["tcbinfohash"], Hex(collateral.parts().tcb_info));
+  EXPECT_EQ(hashes["qeidhash"], Hex(collateral.parts().qe_identity));
+  EXPECT_EQ(hashes["tcbinfocertshash"], Hex(collateral.parts().tcb_info_issuer_chain));
+  EXPECT_EQ(hashes["qeidcertshash"], Hex(collateral.parts().qe_identity_issuer_chain));
+  EXPECT_EQ(hashes["tcbinfocrlhash"], Hex(collateral.parts().root_ca_crl));
+  EXPECT_EQ(hashes["qeidcrlhash"], Hex(collateral.parts().root_ca_crl));
+}
+
+TEST_F(ServiceTest, DebugEnclavesAndTcbStatusAreReported) {
+  pki_.tcb_info.levels[0].status = "SWHardeningNeeded";
+  pki_.tcb_info.levels[0].advisory_ids = {"INTEL-SA-00334"};
+  source_.Put(*pccs::PlatformIdOfQuote(builder_.Build()), pki_.BuildCollateral());
+  builder_.enclave.attributes[0] |= 0x02;
+  const nlohmann::json claims = Payload(Post(Body(builder_.Build())));
+  EXPECT_EQ(claims["x-ms-sgx-is-debuggable"], true);
+  EXPECT_EQ(claims["attester_tcb_status"], "SWHardeningNeeded");
+  EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array({"INTEL-SA-00334"}));
+}
+
+TEST_F(ServiceTest, RuntimeDataIsBoundToReportData) {
+  const std::string json = R"({"jwk": {"kty": "EC"}, "n": 12})";
+  const std::string quote = QuoteWithReportData(
+      absl::string_view(reinterpret_cast<const char*>(dcap::Sha256(json).data()), 32));
+  const std::string runtime = EncodeBase64Url(json);
+  nlohmann::json claims =
+      Payload(Post(Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", runtime,
+                                            R"(", "dataType": "JSON"})"))));
+  EXPECT_EQ(claims["x-ms-sgx-ehd"], runtime);
+  EXPECT_EQ(claims["x-ms-runtime"], nlohmann::json::parse(json));
+
+  std::string padded = runtime;
+  while (padded.size() % 4 != 0) {
+    padded += '=';
+  }
+  ASSERT_NE(padded, runtime);
+  claims = Payload(Post(Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", padded,
+                                                 R"(", "dataType": "Binary"})"))));
+  EXPECT_EQ(claims["x-ms-sgx-ehd"], runtime);
+  EXPECT_FALSE(claims.contains("x-ms-runtime"));
+
+  const http::Response wrong =
+      Post(Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", EncodeBase64Url(json + " "),
+                                    R"(", "dataType": "JSON"})")));
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(Code(wrong), "runtime_data_mismatch");
+  EXPECT_THAT(Message(wrong), HasSubstr("report_data[0:32]"));
+}
+
+TEST_F(ServiceTest, ApiVersionIsChecked) {
+  const std::string body = Body(builder_.Build());
+  EXPECT_EQ(Post(body, "2020-10-01").status, 200);
+  for (const char* version : {static_cast<const char*>(nullptr), "2018-09-01-preview"}) {
+    const http::Response refused = Post(body, version);
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(Code(refused), "unsupported_api_version");
+    EXPECT_THAT(Message(refused), HasSubstr("2022-08-01, 2020-10-01"));
+  }
+}
+
+TEST_F(ServiceTest, MalformedRequestsAreInvalidRequestNamingTheField) {
+  EXPECT_EQ(Code(Post("not json")), "invalid_request");
+  EXPECT_EQ(Message(Post(R"({"quote": "AAAAAAAAAAAAAAAAA+"})")),
+            "quote: not base64url at offset 17");
+  const http::Response type =
+      Post(Body(builder_.Build(), R"(, "runtimeData": {"data": "AA", "dataType": 1})"));
+  EXPECT_EQ(type.status, 400);
+  EXPECT_EQ(Message(type), "runtimeData.dataType: must be Binary or JSON");
+}
+
+TEST_F(ServiceTest, RejectedQuotesGetSgxQuotesCodes) {
+  std::string quote = builder_.Build();
+  std::string flipped = quote;
+  flipped[48 + 100] ^= 1;  // in the report body
+  http::Response response = Post(Body(flipped));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "invalid_quote_signature");
+
+  response = Post(Body(quote.substr(0, 1000)));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "unsupported_quote_format");
+
+  clock_.Advance(absl::Hours(24 * 30));  // past the TCB Info's nextUpdate
+  response = Post(Body(quote));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "collateral_expired");
+}
+
+TEST_F(ServiceTest, MissingCollateralIs400ButAnUnreachableSourceIs503) {
+  source_.FailWith(absl::NotFoundError("no collateral for FMSPC 00906ed50000"));
+  http::Response response = Post(Body(builder_.Build()));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "collateral_unavailable");
+  source_.FailWith(absl::DeadlineExceededError("PCCS did not answer in 5 s"));
+  response = Post(Body(builder_.Build()));
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(Code(response), "collateral_unavailable");
+  EXPECT_THAT(Message(response), HasSubstr("PCCS did not answer"));
+  // A forged quote still gets its own code, whatever the source says.
+  std::string flipped = builder_.Build();
+  flipped[60] ^= 1;
+  response = Post(Body(flipped));
+  EXPECT_EQ(Code(response), "invalid_quote_signature");
+}
+
+TEST_F(ServiceTest, DraftPolicyThatDoesNotParseIsInvalidPolicy) {
+  const http::Response response =
+      Post(Body(builder_.Build(), R"(, "draftPolicyForAttestation": "version=9; nonsense")"));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "invalid_policy");
+  EXPECT_THAT(Message(response), HasSubstr("draftPolicyForAttestation: line "));
+}
+
+TEST_F(ServiceTest, JwksListsEveryKeyAndTheFirstSigns) {
+  MakeService({testing::EcKeyPem("P-256"), RsaPem()});
+  const nlohmann::json jwks = nlohmann::json::parse(service_->Certs().body);
+  ASSERT_EQ(jwks["keys"].size(), 2u);
+  EXPECT_EQ(jwks["keys"][0]["alg"], "ES256");
+  EXPECT_EQ(jwks["keys"][1]["alg"], "RS256");
+  for (const nlohmann::json& key : jwks["keys"]) {
+    EXPECT_EQ(key["use"], "sig");
+    EXPECT_EQ(key["x5c"].size(), 1u);
+  }
+  Payload(Post(Body(builder_.Build())));
+  EXPECT_EQ(header_["alg"], "ES256");
+  EXPECT_EQ(header_["kid"], jwks["keys"][0]["kid"]);
+
+  const nlohmann::json openid = nlohmann::json::parse(service_->OpenIdConfiguration().body);
+  EXPECT_EQ(openid["issuer"], "https://attest.test");
+  EXPECT_EQ(openid["jwks_uri"], "https://attest.test/certs");
+  EXPECT_EQ(openid["id_token_signing_alg_values_supported"],
+            nlohmann::json::array({"ES256", "RS256"}));
+  EXPECT_EQ(openid["response_types_supported"], nlohmann::json::array({"token"}));
+  EXPECT_THAT(openid["claims_supported"].dump(), HasSubstr("x-ms-sgx-mrsigner"));
+}
+
+}  // namespace
+}  // namespace cn::attestd
+
+namespace cn::attestd {
+namespace {
+
+// Policies the tests below need: a parse failure fails the test.
+std::optional<Policy> ParsePolicy(const std::string& text) {
+  absl::StatusOr<Policy> policy = Policy::Parse(text);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? std::optional<Policy>(*std::move(policy)) : std::nullopt;
+}
+
+TEST_F(ServiceTest, DraftPolicyGivesAnUnsignedTokenMarkedAsMaaDoes) {
+  const std::string draft =
+      "version=1.0; authorizationrules { => permit(); }; issuancerules { => "
+      "issue(type=\"draft\", value=true); };";
+  ASSERT_TRUE(ParsePolicy(draft).has_value());
+  const http::Response response =
+      Post(Body(builder_.Build(),
+                absl::StrCat(R"(, "draftPolicyForAttestation": )", nlohmann::json(draft).dump())));
+  ASSERT_EQ(response.status, 200) << response.body;
+  const std::string token = nlohmann::json::parse(response.body)["token"];
+  EXPECT_EQ(token.back(), '.');  // no signature
+  auto decoded = testing::DecodeJws(token.substr(0, token.size() - 1) + ".x");
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->header["alg"], "none");
+  EXPECT_FALSE(testing::VerifyJws(token, nlohmann::json::parse(service_->Certs().body)).ok());
+  EXPECT_EQ(decoded->payload["x-ms-policy-hash"], PolicyHash(draft));
+  EXPECT_EQ(decoded->payload["draft"], true);
+}
+
+TEST_F(ServiceTest, PolicyDenyByMrsignerAndIssuedClaims) {
+  std::optional<Policy> deny = ParsePolicy(
+      absl::StrCat("version=1.0; authorizationrules { [type==\"x-ms-sgx-mrsigner\", ", "value==\"",
+                   "5151515151515151515151515151515151515151515151515151515151515151",
+                   "\"] => deny(); => permit(); }; ", "issuancerules { };"));
+  ASSERT_TRUE(deny.has_value());
+  service_->SetPolicy(std::make_shared<const Policy>(*deny));
+  http::Response response = Post(Body(builder_.Build()));
+  EXPECT_EQ(response.status, 403);
+  EXPECT_EQ(Code(response), "policy_denied");
+
+  std::optional<Policy> issue = ParsePolicy(
+      "version=1.0; authorizationrules { [type==\"x-ms-sgx-svn\", value>=3] => permit(); }; "
+      "issuancerules { c:[type==\"x-ms-sgx-svn\"] => issue(type=\"tier\", value=\"gold\"); };");
+  service_->SetPolicy(std::make_shared<const Policy>(*issue));
+  const nlohmann::json claims = Payload(Post(Body(builder_.Build())));
+  EXPECT_EQ(claims["tier"], "gold");
+  EXPECT_EQ(claims["x-ms-policy-hash"], PolicyHash(issue->text()));
+  builder_.enclave.isv_svn = 2;
+  response = Post(Body(builder_.Build()));
+  EXPECT_EQ(response.status, 403);
+  EXPECT_THAT(Message(response), HasSubstr("no permit rule matched"));
+}
+
+}  // namespace
+}  // namespace cn::attestd

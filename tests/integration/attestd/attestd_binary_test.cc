@@ -1,0 +1,228 @@
+// sgx-attestd as a whole binary: exit status 2 naming the flag or file, SIGTERM with idle
+// keep-alive connections open, two keys in JWKS (rotation), the request size flag, over quotes
+// and collateral written by sgx-simulate-quote (valid around now).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "src/attestd/request.h"
+#include "src/testing/jws.h"
+#include "src/testing/subprocess.h"
+#include "src/testing/temp_dir.h"
+#include "tests/integration/deviceplugin/plugin_process.h"
+
+namespace cn::attestd {
+namespace {
+
+using ::testing::HasSubstr;
+using Process = deviceplugin::PluginProcess;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+class AttestdBinaryTest : public ::testing::Test {
+ protected:
+  AttestdBinaryTest() {
+    dir_.WriteFile("rsa.pem", testing::RsaKeyPem(2048));
+    dir_.WriteFile("ec.pem", testing::EcKeyPem("P-256"));
+    dir_.WriteFile("small.pem", testing::RsaKeyPem(1024));
+    testing::ProcessResult simulated =
+        testing::RunProcess({CN_SIMULATE_QUOTE_BINARY, "--out", Path("q"), "--count", "3"});
+    EXPECT_EQ(simulated.exit_code, 0) << simulated.err;
+  }
+
+  std::string Path(const std::string& relative) const { return dir_.path() + "/" + relative; }
+
+  std::vector<std::string> BaseArgs() const {
+    return {"--listen",         "127.0.0.1:0",       "--root-ca", Path("q/root_ca.pem"),
+            "--collateral-dir", Path("q/collateral")};
+  }
+
+  testing::ProcessResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), CN_ATTESTD_BINARY);
+    return testing::RunProcess(args, absl::Seconds(20));
+  }
+
+  // Starts the daemon and returns its port, read from the log line that announces it.
+  std::unique_ptr<Process> Start(std::vector<std::string> extra, int* port) {
+    std::vector<std::string> args = BaseArgs();
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto process = std::make_unique<Process>(CN_ATTESTD_BINARY, args, Path("attestd.log"));
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    *port = 0;
+    while (absl::Now() < deadline && process->running()) {
+      const std::string log = process->Log();
+      const size_t at = log.find("on 127.0.0.1:");
+      if (at != std::string::npos) {
+        *port = std::atoi(log.c_str() + at + 13);
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_GT(*port, 0) << process->Log();
+    return process;
+  }
+
+  static std::string Body(const std::string& quote) {
+    return absl::StrCat(R"({"quote": ")", EncodeBase64Url(quote), "\"}");
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(AttestdBinaryTest, UnusableInputsExit2NamingTheFlagOrFile) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  dir_.WriteFile("bad/broken.json", "{\"tcb_info\": 1}");
+  dir_.WriteFile("policy.txt", "version=1.0; authorizationrules { => nonsense(); };");
+  const std::vector<Case> cases = {
+      {{"--collateral-dir", Path("q/collateral")}, "--signing-key: required"},
+      {{"--signing-key", Path("missing.pem"), "--collateral-dir", Path("q/collateral")},
+       "--signing-key " + Path("missing.pem")},
+      {{"--signing-key", Path("small.pem"), "--collateral-dir", Path("q/collateral")},
+       "an RSA key of 1024 bits"},
+      {{"--signing-key", Path("q/root_ca.pem"), "--collateral-dir", Path("q/collateral")},
+       "not a PEM private key"},
+      {{"--signing-key", Path("rsa.pem"), "--signing-cert", Path("q/root_ca.pem"),
+        "--collateral-dir", Path("q/collateral")},
+       "--signing-cert " + Path("q/root_ca.pem") + ": its public key is not the key"},
+      {{"--signing-key", Path("rsa.pem"), "--collateral-dir", Path("bad")},
+       Path("bad/broken.json")},
+      {{"--signing-key", Path("rsa.pem"), "--collateral-dir", Path("q/collateral"), "--root-ca",
+        Path("rsa.pem")},
+       "--root-ca " + Path("rsa.pem")},
+      {{"--signing-key", Path("rsa.pem"), "--collateral-dir", Path("q/collateral"), "--policy",
+        Path("policy.txt")},
+       Path("policy.txt") + ": line "},
+      {{"--signing-key", Path("rsa.pem"), "--collateral-dir", Path("q/collateral"),
+        "--token-lifetime", "soon"},
+       "--token-lifetime"},
+      {{"--signing-key", Path("rsa.pem"), "--collateral-dir", Path("q/collateral"), "--tls-cert",
+        Path("missing.pem"), "--tls-key", Path("rsa.pem"), "--listen", "127.0.0.1:0"},
+       "--tls-cert " + Path("missing.pem")},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.message);
+    testing::ProcessResult result = Run(c.args);
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_THAT(result.err, HasSubstr(c.message));
+  }
+}
+
+TEST_F(AttestdBinaryTest, TwoKeysArePublishedAndTheFirstSigns) {
+  int port = 0;
+  auto process = Start({"--signing-key", Path("ec.pem"), "--signing-key", Path("rsa.pem")}, &port);
+  httplib::Client client("127.0.0.1", port);
+  const nlohmann::json jwks = nlohmann::json::parse(client.Get("/certs")->body);
+  ASSERT_EQ(jwks["keys"].size(), 2u);
+  for (int i = 0; i < 3; ++i) {
+    auto result =
+        client.Post("/attest/SgxEnclave?api-version=2022-08-01",
+                    Body(ReadFile(Path(absl::StrCat("q/quote-", i, ".bin")))), "application/json");
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->status, 200) << result->body;
+    auto verified =
+        testing::VerifyJws(nlohmann::json::parse(result->body)["token"].get<std::string>(), jwks);
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_EQ(verified->header["alg"], "ES256");
+    EXPECT_EQ(verified->header["kid"], jwks["keys"][0]["kid"]);
+    EXPECT_EQ(verified->payload["iss"], absl::StrCat("http://127.0.0.1:", port));
+  }
+  auto openid = client.Get("/.well-known/openid-configuration");
+  EXPECT_EQ(nlohmann::json::parse(openid->body)["jwks_uri"],
+            absl::StrCat("http://127.0.0.1:", port, "/certs"));
+}
+
+TEST_F(AttestdBinaryTest, SigtermExits0Within2sWithIdleKeepAliveConnectionsOpen) {
+  int port = 0;
+  auto process = Start({"--signing-key", Path("rsa.pem")}, &port);
+  std::vector<std::unique_ptr<httplib::Client>> idle;
+  for (int i = 0; i < 3; ++i) {
+    auto client = std::make_unique<httplib::Client>("127.0.0.1", port);
+    client->set_keep_alive(true);
+    auto result = client->Post("/attest/SgxEnclave?api-version=2022-08-01",
+                               Body(ReadFile(Path("q/quote-0.bin"))), "application/json");
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 200);
+    idle.push_back(std::move(client));  // the connection stays open, idle
+  }
+  const absl::Time start = absl::Now();
+  ASSERT_EQ(kill(process->pid(), SIGTERM), 0);
+  std::optional<int> status = process->WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0) << process->Log();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST_F(AttestdBinaryTest, MaxRequestBytesIsEnforced) {
+  int port = 0;
+  auto process = Start({"--signing-key", Path("rsa.pem"), "--max-request-bytes", "2048"}, &port);
+  httplib::Client client("127.0.0.1", port);
+  auto result = client.Post("/attest/SgxEnclave?api-version=2022-08-01",
+                            Body(ReadFile(Path("q/quote-0.bin"))), "application/json");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 413);
+  EXPECT_EQ(client.Get("/healthz")->status, 200);
+}
+
+TEST_F(AttestdBinaryTest, PolicyFileChangesAreInstalledWithin5s) {
+  const std::string permit = "version=1.0; authorizationrules { => permit(); }; issuancerules { };";
+  const std::string deny = "version=1.0; authorizationrules { => deny(); }; issuancerules { };";
+  dir_.WriteFile("policy.txt", permit);
+  auto process = std::make_unique<Process>(
+      CN_ATTESTD_BINARY,
+      std::vector<std::string>{"--listen", "127.0.0.1:0", "--root-ca", Path("q/root_ca.pem"),
+                               "--collateral-dir", Path("q/collateral"), "--signing-key",
+                               Path("rsa.pem"), "--policy", Path("policy.txt")},
+      Path("attestd.log"));
+  int port = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    const std::string log = process->Log();
+    if (const size_t at = log.find("on 127.0.0.1:"); at != std::string::npos) {
+      port = std::atoi(log.c_str() + at + 13);
+      break;
+    }
+    if (!process->running()) {
+      FAIL() << log;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GT(port, 0);
+  httplib::Client client("127.0.0.1", port);
+  const std::string body = Body(ReadFile(Path("q/quote-0.bin")));
+  EXPECT_EQ(
+      client.Post("/attest/SgxEnclave?api-version=2022-08-01", body, "application/json")->status,
+      200);
+  // A broken edit is refused (logged with line and column); the permit policy stays.
+  std::ofstream(Path("policy.txt"), std::ios::trunc) << "version=1.0; authorizationrules {";
+  // Renamed over with a deny policy: noticed within 5 s.
+  dir_.WriteFile("policy.new", deny);
+  ASSERT_EQ(std::rename(Path("policy.new").c_str(), Path("policy.txt").c_str()), 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  int status = 0;
+  while (absl::Now() < deadline) {
+    status =
+        client.Post("/attest/SgxEnclave?api-version=2022-08-01", body, "application/json")->status;
+    if (status == 403) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(status, 403);
+}
+
+}  // namespace
+}  // namespace cn::attestd
