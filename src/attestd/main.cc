@@ -18,6 +18,7 @@
 #include "src/attestd/policy_reloader.h"
 #include "src/attestd/service.h"
 #include "src/common/logging.h"
+#include "src/common/stop_signals.h"
 #include "src/dcap/trust_anchor.h"
 #include "src/dcap/verifier.h"
 #include "src/http/server.h"
@@ -37,13 +38,8 @@ int Fail(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Signals are taken synchronously by the main thread (sigwait); block them before any thread
-  // exists so that every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Taken synchronously by the main thread (sigwait, below), blocked before any thread exists.
+  const sigset_t signals = cn::common::BlockStopSignals();
 
   auto flags = cn::attestd::ParseFlags(std::vector<std::string>(argv, argv + argc));
   if (!flags.ok()) {
@@ -212,7 +208,7 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  spdlog::info("signal {}: draining", signal_number);
+  spdlog::info("received {}: draining", cn::common::StopSignalName(signal_number));
   // In-flight requests finish (bounded by the upstream timeout); idle keep-alive connections
   // close within a second. A client still trickling a request at the deadline is not waited for.
   const absl::Time start = clock.Now();

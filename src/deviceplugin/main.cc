@@ -13,6 +13,7 @@
 #include "grpc/support/log.h"
 #include "spdlog/spdlog.h"
 #include "src/common/logging.h"
+#include "src/common/stop_signals.h"
 #include "src/deviceplugin/daemon.h"
 #include "src/deviceplugin/flags.h"
 #include "src/deviceplugin/kubelet_checkpoint.h"
@@ -43,14 +44,7 @@ int Fail(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Signals are taken synchronously by one thread (sigwait), so nothing runs in a handler.
-  // They must be blocked before any other thread exists, so that every thread inherits it.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);  // internal: ends the signal thread when Run stops by itself
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = cn::common::BlockStopSignals();  // before any thread exists
 
   auto flags = cn::deviceplugin::ParseFlags(std::vector<std::string>(argv, argv + argc));
   if (!flags.ok()) {
@@ -122,21 +116,18 @@ int main(int argc, char** argv) {
     spdlog::info("serving /metrics, /healthz and /readyz on {}:{}", address->host, http->port());
   }
 
-  std::thread signal_thread([&daemon, &signals] {
-    int received = 0;
-    sigwait(&signals, &received);
-    if (received != SIGUSR1) {
-      spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  absl::Status status;
+  {
+    cn::common::StopSignalThread stop_signals(signals, [&daemon](int received) {
+      spdlog::info("received {}, shutting down", cn::common::StopSignalName(received));
       daemon.Stop();
+    });
+    if (accounting != nullptr) {
+      accounting->Start();
     }
-  });
-  if (accounting != nullptr) {
-    accounting->Start();
+    status = daemon.Run();
+    accounting.reset();
   }
-  absl::Status status = daemon.Run();
-  accounting.reset();
-  pthread_kill(signal_thread.native_handle(), SIGUSR1);
-  signal_thread.join();
   http.reset();
   return status.ok() ? 0 : 1;
 }

@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "spdlog/spdlog.h"
 #include "src/common/logging.h"
+#include "src/common/stop_signals.h"
 #include "src/http/http_client.h"
 #include "src/http/probe_server.h"
 #include "src/kube/client.h"
@@ -42,13 +43,7 @@ std::optional<std::string> Env(const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Signals are taken by one sigwait thread; blocked before any other thread exists.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);  // internal: ends the signal thread when Run stops by itself
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = cn::common::BlockStopSignals();  // before any thread exists
 
   auto flags =
       cn::nodeagent::ParseFlags(std::vector<std::string>(argv, argv + argc), Env("NODE_NAME"));
@@ -129,26 +124,22 @@ int main(int argc, char** argv) {
   }
 
   absl::Notification finished;
-  std::thread signal_thread([&agent, &signals, &finished] {
-    int received = 0;
-    sigwait(&signals, &received);
-    if (received == SIGUSR1) {
-      return;
-    }
-    spdlog::info("received {}, exiting", received == SIGTERM ? "SIGTERM" : "SIGINT");
-    agent.Stop();
-    // The loop stops at once unless a request to the API server is in flight (bounded by its
-    // timeout). Nothing needs finishing: a patch is atomic on the server and the NFD file is
-    // replaced by rename, so exit now rather than make the kubelet wait.
-    if (!finished.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
-      spdlog::default_logger()->flush();
-      std::_Exit(0);
-    }
-  });
-  absl::Status status = agent.Run();
-  finished.Notify();
-  pthread_kill(signal_thread.native_handle(), SIGUSR1);
-  signal_thread.join();
+  absl::Status status;
+  {
+    cn::common::StopSignalThread stop_signals(signals, [&agent, &finished](int received) {
+      spdlog::info("received {}, exiting", cn::common::StopSignalName(received));
+      agent.Stop();
+      // The loop stops at once unless a request to the API server is in flight (bounded by its
+      // timeout). Nothing needs finishing: a patch is atomic on the server and the NFD file is
+      // replaced by rename, so exit now rather than make the kubelet wait.
+      if (!finished.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+        spdlog::default_logger()->flush();
+        std::_Exit(0);
+      }
+    });
+    status = agent.Run();
+    finished.Notify();
+  }
   probes.reset();
   return status.ok() ? 0 : 1;
 }
