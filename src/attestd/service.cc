@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "src/attestd/request.h"
 #include "src/attestd/token.h"
 #include "src/common/check.h"
@@ -18,6 +19,76 @@ using OrderedJson = nlohmann::ordered_json;
 
 // SGX attributes flags bit 1: DEBUG.
 bool IsDebuggable(const dcap::ReportBody& report) { return (report.attributes[0] & 0x02) != 0; }
+
+// What differs between MAA's SGX and TDX calls, besides the claims (TeeClaims).
+struct TeeCall {
+  absl::Span<const char* const> api_versions;
+  absl::string_view name;       // "an SGX enclave quote"
+  absl::string_view other_tee;  // where the other TEE's quotes go
+};
+
+const TeeCall& CallOf(dcap::Tee tee) {
+  static const TeeCall sgx{kApiVersions, "an SGX enclave quote", "TDX quotes go to /attest/TdxVm"};
+  static const TeeCall tdx{kTdxApiVersions, "a TDX quote", "SGX quotes go to /attest/SgxEnclave"};
+  return tee == dcap::Tee::kSgx ? sgx : tdx;
+}
+
+// The 64 bytes of report data the quote signs (the enclave's or the TD's).
+const std::array<uint8_t, 64>& ReportData(const dcap::Verdict& verdict) {
+  return verdict.tee == dcap::Tee::kTdx ? verdict.td_report->report_data
+                                        : verdict.report.report_data;
+}
+
+// The quote's own claims in MAA's names: what the policy sees and what every token carries.
+// SGX: x-ms-sgx-*; TDX: MAA's TDX EAT profile (tdx_*, hex of the TD report's bytes as they stand).
+std::vector<Claim> TeeClaims(const dcap::Verdict& verdict, const AttestRequest& request) {
+  const std::string tcb_status(dcap::TcbStatusName(verdict.tcb_status));
+  if (verdict.tee == dcap::Tee::kTdx) {
+    const dcap::TdReportBody& td = *verdict.td_report;
+    std::vector<Claim> claims = {
+        {"x-ms-attestation-type", std::string("tdxvm")},
+        {"tdx_mrtd", dcap::HexEncode(td.mr_td)},
+    };
+    for (size_t i = 0; i < td.rtmr.size(); ++i) {
+      claims.push_back({absl::StrCat("tdx_rtmr", i), dcap::HexEncode(td.rtmr[i])});
+    }
+    // TEE_TCB_SVN[0] is the module's ISVSVN, [1] its major version: read as MAA's number, the
+    // little-endian 16-bit SEAMSVN.
+    const int64_t seam_svn = static_cast<int64_t>(td.tee_tcb_svn[1]) << 8 | td.tee_tcb_svn[0];
+    std::vector<Claim> rest = {
+        {"tdx_mrconfigid", dcap::HexEncode(td.mr_config_id)},
+        {"tdx_mrowner", dcap::HexEncode(td.mr_owner)},
+        {"tdx_mrownerconfig", dcap::HexEncode(td.mr_owner_config)},
+        {"tdx_mrseam", dcap::HexEncode(td.mr_seam)},
+        {"tdx_mrsignerseam", dcap::HexEncode(td.mr_signer_seam)},
+        {"tdx_seamsvn", seam_svn},
+        {"tdx_td_attributes", dcap::HexEncode(td.td_attributes)},
+        {"tdx_xfam", dcap::HexEncode(td.xfam)},
+        {"tdx_report_data", dcap::HexEncode(td.report_data)},
+        {"tdx_is_debuggable", td.debug()},
+        {"attester_tcb_status", tcb_status},
+    };
+    claims.insert(claims.end(), rest.begin(), rest.end());
+    return claims;
+  }
+  const dcap::ReportBody& report = verdict.report;
+  std::vector<Claim> claims = {
+      {"x-ms-attestation-type", std::string("sgx")},
+      {"x-ms-sgx-is-debuggable", IsDebuggable(report)},
+      {"x-ms-sgx-mrenclave", dcap::HexEncode(report.mr_enclave)},
+      {"x-ms-sgx-mrsigner", dcap::HexEncode(report.mr_signer)},
+      {"x-ms-sgx-product-id", static_cast<int64_t>(report.isv_prod_id)},
+      {"x-ms-sgx-svn", static_cast<int64_t>(report.isv_svn)},
+      {"x-ms-sgx-report-data", dcap::HexEncode(report.report_data)},
+      {"x-ms-sgx-fmspc", dcap::HexEncode(verdict.pck.fmspc)},
+      {"x-ms-sgx-pceid", dcap::HexEncode(verdict.pck.pce_id)},
+      {"attester_tcb_status", tcb_status},
+  };
+  if (request.runtime_data.has_value()) {
+    claims.push_back({"x-ms-sgx-ehd", EncodeBase64Url(request.runtime_data->data)});
+  }
+  return claims;
+}
 
 OrderedJson ToJson(const ClaimValue& value) {
   if (const bool* b = std::get_if<bool>(&value)) {
@@ -77,6 +148,21 @@ const std::vector<std::string>& ClaimsSupported() {
       "x-ms-sgx-pceid",
       "attester_tcb_status",
       "attester_advisory_ids",
+      "tdx_mrtd",
+      "tdx_rtmr0",
+      "tdx_rtmr1",
+      "tdx_rtmr2",
+      "tdx_rtmr3",
+      "tdx_mrconfigid",
+      "tdx_mrowner",
+      "tdx_mrownerconfig",
+      "tdx_mrseam",
+      "tdx_mrsignerseam",
+      "tdx_seamsvn",
+      "tdx_td_attributes",
+      "tdx_xfam",
+      "tdx_report_data",
+      "tdx_is_debuggable",
   };
   return *claims;
 }
@@ -137,6 +223,8 @@ AttestationService::AttestationService(ServiceOptions options, std::vector<Signi
 void AttestationService::Register(http::Server& server) {
   server.Handle("POST", "/attest/SgxEnclave",
                 [this](const http::Request& request) { return Attest(request); });
+  server.Handle("POST", "/attest/TdxVm",
+                [this](const http::Request& request) { return AttestTdxVm(request); });
   server.Handle("GET", "/certs", [this](const http::Request&) { return Certs(); });
   server.Handle("GET", "/.well-known/openid-configuration",
                 [this](const http::Request&) { return OpenIdConfiguration(); });
@@ -180,17 +268,27 @@ http::Response AttestationService::Refuse(int status, absl::string_view code,
   return http::ErrorResponse(status, code, message);
 }
 
-http::Response AttestationService::Attest(const http::Request& http_request) const {
+http::Response AttestationService::Attest(const http::Request& request) const {
+  return Attest(request, dcap::Tee::kSgx);
+}
+
+http::Response AttestationService::AttestTdxVm(const http::Request& request) const {
+  return Attest(request, dcap::Tee::kTdx);
+}
+
+http::Response AttestationService::Attest(const http::Request& http_request, dcap::Tee tee) const {
+  const TeeCall& call = CallOf(tee);
   const std::string* version = http_request.Param("api-version");
-  const std::string supported = absl::StrJoin(kApiVersions, ", ");
+  const std::string supported = absl::StrJoin(call.api_versions, ", ");
+  const char* supported_are = call.api_versions.size() == 1 ? "supported is " : "supported are ";
   if (version == nullptr) {
     return Refuse(400, "unsupported_api_version",
-                  absl::StrCat("api-version: missing; supported are ", supported));
+                  absl::StrCat("api-version: missing; ", supported_are, supported));
   }
-  if (std::find(std::begin(kApiVersions), std::end(kApiVersions), *version) ==
-      std::end(kApiVersions)) {
+  if (std::find(call.api_versions.begin(), call.api_versions.end(), *version) ==
+      call.api_versions.end()) {
     return Refuse(400, "unsupported_api_version",
-                  absl::StrCat("api-version: \"", *version, "\" is not supported; supported are ",
+                  absl::StrCat("api-version: \"", *version, "\" is not supported; ", supported_are,
                                supported));
   }
   absl::StatusOr<AttestRequest> parsed = ParseAttestRequest(http_request.body);
@@ -220,9 +318,10 @@ http::Response AttestationService::Attest(const http::Request& http_request) con
     return Refuse(400, "unsupported_quote_format",
                   absl::StrCat("quote: ", quote.status().message()));
   }
-  if (!quote->sgx_report.has_value()) {
+  const bool quote_is_tdx = quote->td_report.has_value();
+  if (quote_is_tdx != (tee == dcap::Tee::kTdx)) {
     return Refuse(400, "unsupported_quote_format",
-                  "quote: not an SGX enclave quote (TDX quotes are not served by this endpoint)");
+                  absl::StrCat("quote: not ", call.name, " (", call.other_tee, ")"));
   }
 
   // When the quote's platform cannot be read or no collateral is known for it, the checks that
@@ -236,7 +335,10 @@ http::Response AttestationService::Attest(const http::Request& http_request) con
     return std::nullopt;
   };
   const dcap::Sha256Digest chain_digest = dcap::Sha256(quote->certification_data);
-  const std::string chain_key(dcap::AsView(chain_digest));
+  // One platform's PCK certificate serves its SGX and its TDX quotes, whose collateral differs:
+  // the TEE is part of the key.
+  const std::string chain_key =
+      absl::StrCat(dcap::AsView(chain_digest), quote_is_tdx ? "tdx" : "sgx");
   absl::StatusOr<pccs::PlatformId> platform;
   if (std::shared_ptr<const pccs::PlatformId> cached = platforms_.Find(chain_key)) {
     platform = *cached;
@@ -273,38 +375,22 @@ http::Response AttestationService::Attest(const http::Request& http_request) con
     return Refuse(400, dcap::ErrorCodeName(result.rejection().code), result.rejection().message);
   }
   const dcap::Verdict& verdict = result.verdict();
-  const dcap::ReportBody& report = verdict.report;
+  const std::array<uint8_t, 64>& report_data = ReportData(verdict);
   const std::string tcb_status(dcap::TcbStatusName(verdict.tcb_status));
 
   if (request.runtime_data.has_value()) {
     const dcap::Sha256Digest digest = dcap::Sha256(request.runtime_data->data);
-    if (!std::equal(digest.begin(), digest.end(), report.report_data.begin())) {
-      return Refuse(
-          400, "runtime_data_mismatch",
-          absl::StrCat("runtimeData.data: its SHA-256 ", dcap::HexEncode(digest),
-                       " is not the quote's report_data[0:32] ",
-                       dcap::HexEncode(absl::string_view(
-                           reinterpret_cast<const char*>(report.report_data.data()), 32))),
-          tcb_status);
+    if (!std::equal(digest.begin(), digest.end(), report_data.begin())) {
+      return Refuse(400, "runtime_data_mismatch",
+                    absl::StrCat("runtimeData.data: its SHA-256 ", dcap::HexEncode(digest),
+                                 " is not the quote's report_data[0:32] ",
+                                 dcap::HexEncode(absl::string_view(
+                                     reinterpret_cast<const char*>(report_data.data()), 32))),
+                    tcb_status);
     }
   }
 
-  // The quote's own claims: what the policy sees and what every token carries.
-  std::vector<Claim> incoming = {
-      {"x-ms-attestation-type", std::string("sgx")},
-      {"x-ms-sgx-is-debuggable", IsDebuggable(report)},
-      {"x-ms-sgx-mrenclave", dcap::HexEncode(report.mr_enclave)},
-      {"x-ms-sgx-mrsigner", dcap::HexEncode(report.mr_signer)},
-      {"x-ms-sgx-product-id", static_cast<int64_t>(report.isv_prod_id)},
-      {"x-ms-sgx-svn", static_cast<int64_t>(report.isv_svn)},
-      {"x-ms-sgx-report-data", dcap::HexEncode(report.report_data)},
-      {"x-ms-sgx-fmspc", dcap::HexEncode(verdict.pck.fmspc)},
-      {"x-ms-sgx-pceid", dcap::HexEncode(verdict.pck.pce_id)},
-      {"attester_tcb_status", tcb_status},
-  };
-  if (request.runtime_data.has_value()) {
-    incoming.push_back({"x-ms-sgx-ehd", EncodeBase64Url(request.runtime_data->data)});
-  }
+  const std::vector<Claim> incoming = TeeClaims(verdict, request);
   const PolicyDecision decision = policy->Evaluate(incoming);
   if (!decision.permitted) {
     return Refuse(403, "policy_denied", absl::StrCat("policy: ", decision.reason), tcb_status);
@@ -335,15 +421,17 @@ http::Response AttestationService::Attest(const http::Request& http_request) con
   }
   const dcap::CollateralParts& parts = (*collateral)->parts();
   const std::string crl_hash = HexSha256(parts.root_ca_crl);
-  payload["x-ms-sgx-collateral"] = {
-      {"qeidcertshash", HexSha256(parts.qe_identity_issuer_chain)},
-      {"qeidcrlhash", crl_hash},
-      {"qeidhash", HexSha256(parts.qe_identity)},
-      {"quotehash", HexSha256(request.quote)},
-      {"tcbinfocertshash", HexSha256(parts.tcb_info_issuer_chain)},
-      {"tcbinfocrlhash", crl_hash},
-      {"tcbinfohash", HexSha256(parts.tcb_info)},
-  };
+  if (tee == dcap::Tee::kSgx) {  // MAA's TDX token has no collateral claim
+    payload["x-ms-sgx-collateral"] = {
+        {"qeidcertshash", HexSha256(parts.qe_identity_issuer_chain)},
+        {"qeidcrlhash", crl_hash},
+        {"qeidhash", HexSha256(parts.qe_identity)},
+        {"quotehash", HexSha256(request.quote)},
+        {"tcbinfocertshash", HexSha256(parts.tcb_info_issuer_chain)},
+        {"tcbinfocrlhash", crl_hash},
+        {"tcbinfohash", HexSha256(parts.tcb_info)},
+    };
+  }
   payload["attester_advisory_ids"] = verdict.advisory_ids;
   // issue()d claims: the service's own claims cannot be replaced; a type issued twice becomes an
   // array, as in MAA.

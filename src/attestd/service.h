@@ -3,7 +3,8 @@
 // AttestationService: sgx-attestd's API (docs/attestd.md) as handlers over http::Request, so the
 // same code serves the binary and in-process tests over real sockets.
 //
-//   POST /attest/SgxEnclave?api-version=2022-08-01|2020-10-01   quote -> {"token": JWS}
+//   POST /attest/SgxEnclave?api-version=2022-08-01|2020-10-01   SGX quote -> {"token": JWS}
+//   POST /attest/TdxVm?api-version=2023-04-01-preview            TDX quote -> {"token": JWS}
 //   GET  /certs                                                  JWKS of every signing key
 //   GET  /.well-known/openid-configuration                       OpenID provider metadata
 //
@@ -12,6 +13,8 @@
 // dcap::Verifier at the clock's now (every quote's own signature is checked: the verifier caches
 // collateral and certificates, never a verdict); check the runtime data binding; evaluate the
 // policy (the draft one of the request, if any); sign the token with the first key.
+// Both calls take one path: only the accepted api-versions, the quote's TEE (a quote of the other
+// TEE is unsupported_quote_format) and the TEE's own claims (MAA's names) differ.
 // Every refusal is a JSON error with a fixed code (docs/attestd.md lists them); bad input is
 // never answered with a 5xx.
 //
@@ -55,7 +58,9 @@ class AttestationService {
   // Adds the API routes and the probes to `server`.
   void Register(http::Server& server);
 
+  // MAA's AttestSgxEnclave and AttestTdxVm.
   http::Response Attest(const http::Request& request) const;
+  http::Response AttestTdxVm(const http::Request& request) const;
   http::Response Certs() const;
   http::Response OpenIdConfiguration() const;
   absl::Status Ready() const;
@@ -64,6 +69,7 @@ class AttestationService {
   std::shared_ptr<const Policy> policy() const;
 
  private:
+  http::Response Attest(const http::Request& request, dcap::Tee tee) const;
   http::Response Refuse(int status, absl::string_view code, absl::string_view message,
                         absl::string_view tcb_status = "") const;
 
@@ -76,7 +82,8 @@ class AttestationService {
   std::string openid_body_;
 
   // PlatformIdOfQuote parses the quote's PCK chain (X.509 parsing is slow in OpenSSL 3): keyed
-  // by SHA-256 of the certification data. Only a lookup key: the verifier checks the chain.
+  // by SHA-256 of the certification data and the TEE (one PCK certificate serves both). Only a
+  // lookup key: the verifier checks the chain.
   mutable dcap::BoundedCache<pccs::PlatformId> platforms_{4096};
 
   mutable absl::Mutex mu_;
@@ -90,5 +97,7 @@ class AttestationService {
 
 // The api-version values AttestSgxEnclave accepts.
 inline constexpr const char* kApiVersions[] = {"2022-08-01", "2020-10-01"};
+// The api-version values AttestTdxVm accepts (MAA's TDX call exists only in this one).
+inline constexpr const char* kTdxApiVersions[] = {"2023-04-01-preview"};
 
 }  // namespace cn::attestd

@@ -63,14 +63,20 @@ class ServiceTest : public ::testing::Test {
   }
 
   http::Response Post(const std::string& body, const char* version = "2022-08-01") {
+    return Call(&AttestationService::Attest, body, version);
+  }
+  http::Response PostTdx(const std::string& body, const char* version = "2023-04-01-preview") {
+    return Call(&AttestationService::AttestTdxVm, body, version);
+  }
+  http::Response Call(http::Response (AttestationService::*handler)(const http::Request&) const,
+                      const std::string& body, const char* version) {
     http::Request request;
     request.method = "POST";
-    request.path = "/attest/SgxEnclave";
     request.body = body;
     if (version != nullptr) {
       request.params.emplace("api-version", version);
     }
-    return service_->Attest(request);
+    return (service_.get()->*handler)(request);
   }
 
   static std::string Body(const std::string& quote, const std::string& extra = "") {
@@ -87,6 +93,21 @@ class ServiceTest : public ::testing::Test {
     EXPECT_TRUE(verified.ok()) << verified.status();
     header_ = verified.ok() ? verified->header : nlohmann::json();
     return verified.ok() ? verified->payload : nlohmann::json();
+  }
+
+  // The claims of every token, whatever the TEE (the header of the last Payload()).
+  void ExpectCommonClaims(const nlohmann::json& claims, const std::string& nonce) {
+    EXPECT_EQ(header_["alg"], "RS256");
+    EXPECT_EQ(header_["typ"], "JWT");
+    EXPECT_EQ(header_["jku"], "https://attest.test/certs");
+    EXPECT_EQ(claims["iss"], "https://attest.test");
+    const int64_t now = absl::ToUnixSeconds(clock_.Now());
+    EXPECT_EQ(claims["iat"], now);
+    EXPECT_EQ(claims["nbf"], now);
+    EXPECT_EQ(claims["exp"], now + 8 * 3600);
+    EXPECT_EQ(claims["jti"].get<std::string>().size(), 64u);
+    EXPECT_EQ(claims["nonce"], nonce);
+    EXPECT_EQ(claims["x-ms-ver"], "1.0");
   }
 
   static std::string Code(const http::Response& response) {
@@ -110,17 +131,7 @@ class ServiceTest : public ::testing::Test {
 TEST_F(ServiceTest, IssuesASignedTokenWithEveryClaim) {
   const std::string quote = builder_.Build();
   const nlohmann::json claims = Payload(Post(Body(quote, R"(, "nonce": "n-1")")));
-  EXPECT_EQ(header_["alg"], "RS256");
-  EXPECT_EQ(header_["typ"], "JWT");
-  EXPECT_EQ(header_["jku"], "https://attest.test/certs");
-  EXPECT_EQ(claims["iss"], "https://attest.test");
-  const int64_t now = absl::ToUnixSeconds(clock_.Now());
-  EXPECT_EQ(claims["iat"], now);
-  EXPECT_EQ(claims["nbf"], now);
-  EXPECT_EQ(claims["exp"], now + 8 * 3600);
-  EXPECT_EQ(claims["jti"].get<std::string>().size(), 64u);
-  EXPECT_EQ(claims["nonce"], "n-1");
-  EXPECT_EQ(claims["x-ms-ver"], "1.0");
+  ExpectCommonClaims(claims, "n-1");
   EXPECT_EQ(claims["x-ms-attestation-type"], "sgx");
   EXPECT_EQ(claims["x-ms-sgx-is-debuggable"], false);
   std::string mrenclave;
@@ -333,6 +344,166 @@ TEST_F(ServiceTest, PolicyDenyByMrsignerAndIssuedClaims) {
   EXPECT_EQ(claims["x-ms-policy-hash"], PolicyHash(issue->text()));
   builder_.enclave.isv_svn = 2;
   response = Post(Body(builder_.Build()));
+  EXPECT_EQ(response.status, 403);
+  EXPECT_THAT(Message(response), HasSubstr("no permit rule matched"));
+}
+
+}  // namespace
+}  // namespace cn::attestd
+
+namespace cn::attestd {
+namespace {
+
+// MAA's TDX call over the test PKI's TDX platform (TestPki::UseTdx's collateral, served beside
+// the fixture's SGX collateral by the same source, keyed by PlatformId.tee).
+class TdxServiceTest : public ServiceTest {
+ protected:
+  TdxServiceTest() : tdx_(pki_) {
+    pki_.UseTdx();
+    tdx_.UseTdx(4);
+    const std::string quote = tdx_.Build();
+    const pccs::PlatformId platform = *pccs::PlatformIdOfQuote(quote);
+    EXPECT_EQ(platform.tee, pccs::Tee::kTdx);
+    source_.Put(platform, pki_.BuildCollateral());
+  }
+
+  std::string QuoteWithReportData(absl::string_view data) {
+    dcap::TdReportBody td = tdx_.td;
+    std::copy(data.begin(), data.end(), td.report_data.begin());
+    return tdx_.Build(td);
+  }
+
+  static std::string Repeat(absl::string_view byte_hex, size_t count) {
+    std::string out;
+    for (size_t i = 0; i < count; ++i) {
+      out.append(byte_hex.data(), byte_hex.size());
+    }
+    return out;
+  }
+
+  testing::QuoteBuilder tdx_;
+};
+
+TEST_F(TdxServiceTest, IssuesATokenWithMaasTdxClaims) {
+  const nlohmann::json claims = Payload(PostTdx(Body(tdx_.Build(), R"(, "nonce": "n-2")")));
+  ExpectCommonClaims(claims, "n-2");
+  EXPECT_EQ(claims["x-ms-policy-hash"], PolicyHash(Policy::Default().text()));
+  EXPECT_EQ(claims["x-ms-attestation-type"], "tdxvm");
+  // QuoteBuilder's TD report: every field its own byte pattern.
+  EXPECT_EQ(claims["tdx_mrtd"], Repeat("7d", 48));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(claims[absl::StrCat("tdx_rtmr", i)], Repeat(absl::StrCat("a", i), 48));
+  }
+  EXPECT_EQ(claims["tdx_mrconfigid"], Repeat("c1", 48));
+  EXPECT_EQ(claims["tdx_mrowner"], Repeat("0e", 48));
+  EXPECT_EQ(claims["tdx_mrownerconfig"], Repeat("0c", 48));
+  EXPECT_EQ(claims["tdx_mrseam"], Repeat("5e", 48));
+  EXPECT_EQ(claims["tdx_mrsignerseam"], Repeat("00", 48));
+  EXPECT_EQ(claims["tdx_seamsvn"], 0x0105);  // TEE_TCB_SVN 05 01: major 1, ISVSVN 5
+  EXPECT_EQ(claims["tdx_td_attributes"], "0000001000000000");
+  EXPECT_EQ(claims["tdx_xfam"], "e702060000000000");
+  EXPECT_EQ(claims["tdx_report_data"], Repeat("d5", 64));
+  EXPECT_EQ(claims["tdx_is_debuggable"], false);
+  EXPECT_EQ(claims["attester_tcb_status"], "UpToDate");
+  EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array());
+  // No SGX claim leaks into a TDX token.
+  for (auto it = claims.begin(); it != claims.end(); ++it) {
+    EXPECT_EQ(it.key().rfind("x-ms-sgx-", 0), std::string::npos) << it.key();
+  }
+  const nlohmann::json openid = nlohmann::json::parse(service_->OpenIdConfiguration().body);
+  EXPECT_THAT(openid["claims_supported"].dump(), HasSubstr("tdx_mrtd"));
+}
+
+TEST_F(TdxServiceTest, DebugTdsAreReported) {
+  tdx_.td.td_attributes[0] |= 0x01;
+  const nlohmann::json claims = Payload(PostTdx(Body(tdx_.Build())));
+  EXPECT_EQ(claims["tdx_is_debuggable"], true);
+  EXPECT_EQ(claims["tdx_td_attributes"], "0100001000000000");
+}
+
+TEST_F(TdxServiceTest, RuntimeDataIsBoundToReportData) {
+  const std::string json = R"({"user": "td", "key": [1, 2]})";
+  const std::string quote = QuoteWithReportData(
+      absl::string_view(reinterpret_cast<const char*>(dcap::Sha256(json).data()), 32));
+  const std::string runtime = EncodeBase64Url(json);
+  nlohmann::json claims =
+      Payload(PostTdx(Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", runtime,
+                                               R"(", "dataType": "JSON"})"))));
+  EXPECT_EQ(claims["x-ms-runtime"], nlohmann::json::parse(json));
+  claims = Payload(PostTdx(Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", runtime,
+                                                    R"(", "dataType": "Binary"})"))));
+  EXPECT_FALSE(claims.contains("x-ms-runtime"));
+
+  const http::Response wrong =
+      PostTdx(Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")",
+                                       EncodeBase64Url(json + " "), R"(", "dataType": "JSON"})")));
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(Code(wrong), "runtime_data_mismatch");
+  EXPECT_THAT(Message(wrong), HasSubstr("report_data[0:32]"));
+}
+
+TEST_F(TdxServiceTest, AQuoteOfTheOtherTeeIsRefusedBothWays) {
+  http::Response response = PostTdx(Body(builder_.Build()));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "unsupported_quote_format");
+  EXPECT_THAT(Message(response), HasSubstr("not a TDX quote"));
+  EXPECT_THAT(Message(response), HasSubstr("/attest/SgxEnclave"));
+
+  response = Post(Body(tdx_.Build()));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "unsupported_quote_format");
+  EXPECT_THAT(Message(response), HasSubstr("not an SGX enclave quote"));
+  EXPECT_THAT(Message(response), HasSubstr("/attest/TdxVm"));
+  // Each endpoint still serves its own TEE.
+  EXPECT_EQ(Post(Body(builder_.Build())).status, 200);
+  EXPECT_EQ(PostTdx(Body(tdx_.Build())).status, 200);
+}
+
+TEST_F(TdxServiceTest, ApiVersionIsChecked) {
+  const std::string body = Body(tdx_.Build());
+  for (const char* version :
+       {static_cast<const char*>(nullptr), "2022-08-01", "2020-10-01", "2023-04-01"}) {
+    const http::Response refused = PostTdx(body, version);
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(Code(refused), "unsupported_api_version");
+    EXPECT_THAT(Message(refused), HasSubstr("supported is 2023-04-01-preview"));
+  }
+  EXPECT_EQ(Post(Body(builder_.Build()), "2023-04-01-preview").status, 400);
+}
+
+TEST_F(TdxServiceTest, RejectedTdxQuotesGetSgxQuotesCodes) {
+  std::string flipped = tdx_.Build();
+  flipped[48 + 200] ^= 1;  // in the TD report
+  http::Response response = PostTdx(Body(flipped));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(Code(response), "invalid_quote_signature");
+
+  pki_.tcb_info.levels[0].status = "OutOfDate";
+  pki_.tcb_info.levels[0].advisory_ids = {"INTEL-SA-00837"};
+  source_.Put(*pccs::PlatformIdOfQuote(tdx_.Build()), pki_.BuildCollateral());
+  const nlohmann::json claims = Payload(PostTdx(Body(tdx_.Build())));
+  EXPECT_EQ(claims["attester_tcb_status"], "OutOfDate");
+  EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array({"INTEL-SA-00837"}));
+}
+
+TEST_F(TdxServiceTest, ThePolicyRunsOverTheTdxClaims) {
+  std::optional<Policy> policy = ParsePolicy(absl::StrCat(
+      "version=1.0; authorizationrules { [type==\"tdx_is_debuggable\", value==true] => deny(); ",
+      "[type==\"tdx_mrtd\", value==\"", Repeat("7d", 48), "\"] => permit(); }; ",
+      "issuancerules { c:[type==\"tdx_seamsvn\"] => issue(type=\"seam\", value=c.value); };"));
+  ASSERT_TRUE(policy.has_value());
+  service_->SetPolicy(std::make_shared<const Policy>(*policy));
+  const nlohmann::json claims = Payload(PostTdx(Body(tdx_.Build())));
+  EXPECT_EQ(claims["seam"], 0x0105);
+  EXPECT_EQ(claims["x-ms-policy-hash"], PolicyHash(policy->text()));
+
+  tdx_.td.td_attributes[0] |= 0x01;
+  http::Response response = PostTdx(Body(tdx_.Build()));
+  EXPECT_EQ(response.status, 403);
+  EXPECT_EQ(Code(response), "policy_denied");
+  tdx_.td.td_attributes[0] &= ~0x01;
+  tdx_.td.mr_td.fill(0x7e);
+  response = PostTdx(Body(tdx_.Build()));
   EXPECT_EQ(response.status, 403);
   EXPECT_THAT(Message(response), HasSubstr("no permit rule matched"));
 }

@@ -72,9 +72,18 @@ class Instance {
   nlohmann::json Jwks() const { return nlohmann::json::parse(service_->Certs().body); }
 
   httplib::Result Attest(const std::string& body, const std::string& version = "2022-08-01") {
+    return Post("SgxEnclave", body, version);
+  }
+  httplib::Result AttestTdxVm(const std::string& body,
+                              const std::string& version = "2023-04-01-preview") {
+    return Post("TdxVm", body, version);
+  }
+  // POST /attest/<call>?api-version=<version>.
+  httplib::Result Post(const std::string& call, const std::string& body,
+                       const std::string& version) {
     httplib::Client client("127.0.0.1", port());
     client.set_read_timeout(10, 0);
-    return client.Post(absl::StrCat("/attest/SgxEnclave?api-version=", version), body,
+    return client.Post(absl::StrCat("/attest/", call, "?api-version=", version), body,
                        "application/json");
   }
 
@@ -157,6 +166,104 @@ TEST(AttestdApiTest, EverySgxQuoteVectorGetsTheSameVerdictThroughTheApi) {
   EXPECT_EQ(checked, static_cast<int>(manifest.size()));
 }
 
+// The verified payload of a 200 answer to an attestation.
+nlohmann::json TokenPayload(const httplib::Result& result, const nlohmann::json& jwks) {
+  EXPECT_TRUE(result);
+  if (!result) {
+    return nlohmann::json();
+  }
+  EXPECT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), "application/json");
+  const nlohmann::json body = nlohmann::json::parse(result->body, nullptr, false);
+  if (!body.is_object() || !body.contains("token")) {
+    ADD_FAILURE() << "no token: " << result->body;
+    return nlohmann::json();
+  }
+  auto verified = testing::VerifyJws(body["token"].get<std::string>(), jwks);
+  EXPECT_TRUE(verified.ok()) << verified.status();
+  return verified.ok() ? verified->payload : nlohmann::json();
+}
+
+// A refusal: `status` with the error `code`.
+void ExpectRefused(const httplib::Result& result, int status, const std::string& code) {
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, status) << result->body;
+  EXPECT_EQ(ErrorCode(result), code);
+}
+
+// The real TDX quote (v4, TD report 1.0) and its real collateral through MAA's TDX call, at the
+// manifest's time, with Intel's root: every claim against what `sgx-quote verify --json --at
+// 2025-07-01T00:00:00Z --collateral real-tdx/collateral.json real-tdx/quote.bin` prints.
+TEST(AttestdApiTest, RealTdxQuoteThroughTheTdxCallCarriesSgxQuotesVerdict) {
+  const std::string quote = ReadFile(Vector("real-tdx/quote.bin"));
+  absl::Time at;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2025-07-01T00:00:00Z", &at, &error));
+  Instance instance(dcap::TrustAnchor::IntelSgxRoot(), at);
+  absl::StatusOr<pccs::PlatformId> platform = pccs::PlatformIdOfQuote(quote);
+  ASSERT_TRUE(platform.ok()) << platform.status();
+  EXPECT_EQ(platform->tee, pccs::Tee::kTdx);
+  instance.source().Put(*platform,
+                        *dcap::Collateral::FromJson(ReadFile(Vector("real-tdx/collateral.json"))));
+
+  const std::string zeros(96, '0');
+  const nlohmann::json claims =
+      TokenPayload(instance.AttestTdxVm(Body(quote, R"(, "nonce": "real")")), instance.Jwks());
+  EXPECT_EQ(claims["x-ms-attestation-type"], "tdxvm");
+  EXPECT_EQ(claims["attester_tcb_status"], "UpToDate");
+  EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array());
+  EXPECT_EQ(claims["tdx_mrtd"],
+            "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b25"
+            "38873118b7");
+  EXPECT_EQ(claims["tdx_rtmr0"],
+            "44c0197b39157fdd7a4dcc44767f9d6b0bb3977c7a8e347b8492f827fe9d9e5c48aca29b220b80b6a540cf"
+            "994b9bc9c0");
+  EXPECT_EQ(claims["tdx_rtmr1"],
+            "0084452c01668329d4bc06acdf58a7205c26743304509973949e5619bf81a6a7aea8c323c173019b3093d5"
+            "4e579e9378");
+  EXPECT_EQ(claims["tdx_rtmr2"],
+            "d833feef2cd945148aa38ead2c53e9b7f138190aaaebfc551dccd829fc207aa3ba80b70870d7330733642e"
+            "01d48c3132");
+  EXPECT_EQ(claims["tdx_rtmr3"], zeros);
+  EXPECT_EQ(claims["tdx_mrconfigid"], zeros);
+  EXPECT_EQ(claims["tdx_mrowner"], zeros);
+  EXPECT_EQ(claims["tdx_mrownerconfig"], zeros);
+  EXPECT_EQ(claims["tdx_mrseam"],
+            "5b38e33a6487958b72c3c12a938eaa5e3fd4510c51aeeab58c7d5ecee41d7c436489d6c8e4f92f160b7cad"
+            "34207b00c1");
+  EXPECT_EQ(claims["tdx_mrsignerseam"], zeros);
+  EXPECT_EQ(claims["tdx_seamsvn"], 0x0106);  // tee_tcb_svn 06 01 ...: module 1, ISVSVN 6
+  EXPECT_EQ(claims["tdx_td_attributes"], "0000001000000000");
+  EXPECT_EQ(claims["tdx_xfam"], "e702060000000000");
+  EXPECT_EQ(claims["tdx_report_data"],
+            "9a9d48e7f6799642d3d1b34e1e5e1742d4bb02dd6ddd551862c1211d35c304f9eca3efdbb481601c163cf5"
+            "2493d6e44aed55d51ec39b7e518fadb92c2b523f20");
+  EXPECT_EQ(claims["tdx_is_debuggable"], false);
+  EXPECT_EQ(claims["nonce"], "real");
+  EXPECT_EQ(claims["x-ms-ver"], "1.0");
+  EXPECT_EQ(claims["x-ms-policy-hash"], PolicyHash(Policy::Default().text()));
+  EXPECT_EQ(claims["iat"], absl::ToUnixSeconds(at));
+  EXPECT_EQ(claims["exp"], absl::ToUnixSeconds(at + absl::Hours(8)));
+
+  // Its report data is no SHA-256 the test knows: any runtime data is a mismatch.
+  auto wrong = instance.AttestTdxVm(
+      Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", EncodeBase64Url("nonce-1"),
+                               R"(", "dataType": "Binary"})")));
+  ExpectRefused(wrong, 400, "runtime_data_mismatch");
+  // The SGX call refuses it; the TDX call refuses other api-versions.
+  auto sgx = instance.Attest(Body(quote));
+  ExpectRefused(sgx, 400, "unsupported_quote_format");
+  auto version = instance.AttestTdxVm(Body(quote), "2022-08-01");
+  ExpectRefused(version, 400, "unsupported_api_version");
+  EXPECT_THAT(version->body, HasSubstr("2023-04-01-preview"));
+  // A flipped bit in the TD report (MRTD) is the quote signature's.
+  std::string flipped = quote;
+  flipped[48 + 136] ^= 1;
+  auto forged = instance.AttestTdxVm(Body(flipped));
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(ErrorCode(forged), "invalid_quote_signature");
+}
+
 http::ServerOptions FastTimeouts() {
   http::ServerOptions options;
   options.read_timeout = absl::Seconds(1);
@@ -211,6 +318,54 @@ TEST_F(AttestdPkiTest, RuntimeDataBindingJsonAndBinary) {
     EXPECT_EQ(wrong->status, 400);
     EXPECT_EQ(ErrorCode(wrong), "runtime_data_mismatch");
   }
+}
+
+// A test-PKI TDX quote over HTTP beside the SGX one: runtime data bound or not, each TEE only at
+// its own call, api-versions per call.
+TEST_F(AttestdPkiTest, TdxCallServesTdxQuotesWithRuntimeDataBinding) {
+  const std::string sgx_quote = builder_.Build();
+  pki_.UseTdx();
+  testing::QuoteBuilder tdx(pki_);
+  tdx.UseTdx(5);
+  const std::string runtime = R"({"key": "td"})";
+  const dcap::Sha256Digest digest = dcap::Sha256(runtime);
+  std::copy(digest.begin(), digest.end(), tdx.td.report_data.begin());
+  const std::string quote = tdx.Build();
+  instance_.source().Put(*pccs::PlatformIdOfQuote(quote), pki_.BuildCollateral());
+
+  for (const char* type : {"JSON", "Binary"}) {
+    SCOPED_TRACE(type);
+    const nlohmann::json claims = TokenPayload(
+        instance_.AttestTdxVm(
+            Body(quote, absl::StrCat(R"(, "runtimeData": {"data": ")", EncodeBase64Url(runtime),
+                                     R"(", "dataType": ")", type, R"("})"))),
+        instance_.Jwks());
+    EXPECT_EQ(claims["x-ms-attestation-type"], "tdxvm");
+    EXPECT_EQ(claims["tdx_report_data"].get<std::string>().substr(0, 64), dcap::HexEncode(digest));
+    EXPECT_EQ(claims.contains("x-ms-runtime"), std::string(type) == "JSON");
+    if (std::string(type) == "JSON") {
+      EXPECT_EQ(claims["x-ms-runtime"], nlohmann::json::parse(runtime));
+    }
+    auto wrong = instance_.AttestTdxVm(Body(
+        quote, absl::StrCat(R"(, "runtimeData": {"data": ")", EncodeBase64Url(R"({"key": "te"})"),
+                            R"(", "dataType": ")", type, R"("})")));
+    ExpectRefused(wrong, 400, "runtime_data_mismatch");
+  }
+  auto sgx_at_tdx = instance_.AttestTdxVm(Body(sgx_quote));
+  ExpectRefused(sgx_at_tdx, 400, "unsupported_quote_format");
+  EXPECT_THAT(sgx_at_tdx->body, HasSubstr("not a TDX quote"));
+  auto tdx_at_sgx = instance_.Attest(Body(quote));
+  ASSERT_TRUE(tdx_at_sgx);
+  EXPECT_EQ(ErrorCode(tdx_at_sgx), "unsupported_quote_format");
+  EXPECT_THAT(tdx_at_sgx->body, HasSubstr("not an SGX enclave quote"));
+  auto tdx_version_at_sgx = instance_.Attest(Body(sgx_quote), "2023-04-01-preview");
+  ASSERT_TRUE(tdx_version_at_sgx);
+  EXPECT_EQ(ErrorCode(tdx_version_at_sgx), "unsupported_api_version");
+  httplib::Client client("127.0.0.1", instance_.port());
+  EXPECT_EQ(ErrorCode(client.Post("/attest/TdxVm", Body(quote), "application/json")),
+            "unsupported_api_version");
+  EXPECT_EQ(client.Get("/attest/TdxVm?api-version=2023-04-01-preview")->status, 405);
+  ExpectStillServing();
 }
 
 TEST_F(AttestdPkiTest, BadInputsAreClear4xxAndTheServiceKeepsServing) {
