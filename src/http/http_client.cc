@@ -87,74 +87,12 @@ HttpClient::HttpClient(Options options, const os::Clock* clock)
 
 absl::StatusOr<HttpResponse> HttpClient::Get(absl::string_view url,
                                              const HttpRequestOptions& options) const {
-  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
-    return absl::InvalidArgumentError(absl::StrCat("URL \"", url, "\" is not http:// or https://"));
-  }
-  const absl::Duration left = options.deadline - clock_->Now();
-  const absl::Duration bound = std::min(options.timeout, left);
-  // libcurl takes milliseconds and treats 0 as "no timeout": anything under 1 ms is over.
-  const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(bound));
-  if (timeout_ms < 1) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("GET ", url, ": the deadline passed before the request was sent"));
-  }
-
-  CurlPtr curl(curl_easy_init());
-  if (curl == nullptr) {
-    return absl::ResourceExhaustedError("libcurl could not create a handle");
-  }
-  CURL* handle = curl.get();
-  const std::string url_text(url);
-  Transfer transfer;
-  transfer.max_body_bytes = options.max_body_bytes;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-
-  curl_easy_setopt(handle, CURLOPT_URL, url_text.c_str());
-  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-  // No signals: timeouts and DNS must not use SIGALRM in a threaded process.
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty()) {
-    curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-  }
-  curl_easy_setopt(handle, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options.max_body_bytes));
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
-
-  const CURLcode code = curl_easy_perform(handle);
-  if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
-    return absl::ResourceExhaustedError(absl::StrCat("GET ", url, ": the response body exceeds ",
-                                                     options.max_body_bytes, " bytes"));
-  }
-  if (code != CURLE_OK) {
-    const std::string reason = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    if (code == CURLE_OPERATION_TIMEDOUT) {
-      return absl::DeadlineExceededError(absl::StrCat("GET ", url, ": no complete answer within ",
-                                                      absl::FormatDuration(bound), " (", reason,
-                                                      ")"));
-    }
-    if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL) {
-      return absl::InvalidArgumentError(absl::StrCat("GET ", url, ": ", reason));
-    }
-    return absl::UnavailableError(absl::StrCat("GET ", url, ": ", reason));
-  }
-  long status = 0;
-  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-  transfer.response.status = static_cast<int>(status);
-  return std::move(transfer.response);
+  HttpRequest request;
+  request.url = std::string(url);
+  return Send(request, options);
 }
 
-// Send: the general request (method, body, headers, per-request TLS). Kept apart from Get so that
-// Get's behaviour stays exactly as the collateral client relies on.
+// Send: the general request (method, body, headers, per-request TLS); Get is Send of a GET.
 namespace {
 
 struct SlistDeleter {
