@@ -129,11 +129,14 @@ class AccountingTest : public ::testing::Test {
 TEST_F(AccountingTest, PodsAppearInTheMetricsAndVanishWhenTheyGo) {
   StartPodResources();
   StartPlugin();
+  // The plugin may list between two AddPod calls: wait for the fact added last, so that every
+  // earlier one (the GPU pod included) was in the list the metrics come from.
+  pod_resources_->AddPod("other", "gpu", "main", "nvidia.com/gpu", {"GPU-0"});
   pod_resources_->AddPod("default", "small", "app", kEpc, Ids(0, 10));
   pod_resources_->AddPod("team-b", "large", "main", kEpc, Ids(10, 20));
   pod_resources_->AddPod("team-b", "large", "main", "sgx.intel.com/enclave", {"enclave-3"});
-  pod_resources_->AddPod("other", "gpu", "main", "nvidia.com/gpu", {"GPU-0"});
-  std::string text = MetricsWith("pod=\"large\"} 20971520");
+  std::string text =
+      MetricsWith(R"(cn_sgx_enclave_slots_allocated{namespace="team-b",pod="large"} 1)");
   EXPECT_THAT(
       text,
       HasSubstr(
