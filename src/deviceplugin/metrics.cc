@@ -114,6 +114,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 std::string Metrics::Serialize() const {
+  absl::MutexLock lock(&snapshot_mutex_);
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -61,6 +62,14 @@ class Metrics {
   // The Prometheus text exposition format (version 0.0.4).
   std::string Serialize() const;
 
+  // Runs `update` so that no Serialize sees it half done: series that are read together (the
+  // per-pod EPC figures and the free bytes they imply) change as one.
+  template <typename Update>
+  void UpdateTogether(Update update) {
+    absl::MutexLock lock(&snapshot_mutex_);
+    update();
+  }
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Gauge* epc_bytes_;
@@ -70,6 +79,7 @@ class Metrics {
   std::map<ResourceKind, Resource> resources_;
   prometheus::Gauge* epc_allocatable_bytes_;
   prometheus::Gauge* epc_free_bytes_;
+  mutable absl::Mutex snapshot_mutex_;
   prometheus::Family<prometheus::Gauge>* epc_allocated_bytes_;
   prometheus::Family<prometheus::Gauge>* enclave_slots_allocated_;
   prometheus::Family<prometheus::Gauge>* epc_limit_bytes_;

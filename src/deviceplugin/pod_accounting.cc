@@ -95,12 +95,14 @@ void PodAccounting::RunLoop() {
 }
 
 void PodAccounting::SetAllocatableBytes(uint64_t bytes) {
-  metrics_.epc_allocatable_bytes().Set(static_cast<double>(bytes));
-  {
-    absl::MutexLock lock(&mutex_);
-    allocatable_bytes_ = bytes;
-  }
-  PublishFree();
+  metrics_.UpdateTogether([&] {
+    metrics_.epc_allocatable_bytes().Set(static_cast<double>(bytes));
+    {
+      absl::MutexLock lock(&mutex_);
+      allocatable_bytes_ = bytes;
+    }
+    PublishFree();
+  });
 }
 
 void PodAccounting::PublishFree() {
@@ -190,17 +192,20 @@ void PodAccounting::Publish(const Holdings& holdings) {
           holdings.foreign_devices);
     }
   }
-  SyncGauges(metrics_.epc_allocated_bytes(), allocated_, epc, [](const ContainerKey& key) {
-    return std::map<std::string, std::string>{{"namespace", std::get<0>(key)},
-                                              {"pod", std::get<1>(key)},
-                                              {"container", std::get<2>(key)}};
+  // One change for a scrape: the per-pod series and the free bytes they imply.
+  metrics_.UpdateTogether([&] {
+    SyncGauges(metrics_.epc_allocated_bytes(), allocated_, epc, [](const ContainerKey& key) {
+      return std::map<std::string, std::string>{{"namespace", std::get<0>(key)},
+                                                {"pod", std::get<1>(key)},
+                                                {"container", std::get<2>(key)}};
+    });
+    SyncGauges(metrics_.enclave_slots_allocated(), slots_, slots, PodLabels);
+    {
+      absl::MutexLock lock(&mutex_);
+      allocated_bytes_ = allocated;
+    }
+    PublishFree();
   });
-  SyncGauges(metrics_.enclave_slots_allocated(), slots_, slots, PodLabels);
-  {
-    absl::MutexLock lock(&mutex_);
-    allocated_bytes_ = allocated;
-  }
-  PublishFree();
   Enforce(pods);
 }
 
