@@ -1,6 +1,7 @@
 // The real sgx-device-plugin binary: signal handling, socket cleanup, HTTP endpoints, and
 // behaviour on a node without SGX. Waits are bounded and event-driven (pidfd for the exit,
-// the stand-in's registrations, the metrics port announced in the log).
+// the stand-in's registrations, the metrics port announced in the log). Also the AESM stand-in
+// executable that the e2e quote helper runs, against the plugin executable.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -249,6 +250,75 @@ TEST(KubeletStandinBinaryTest, RegistersListsAndAllocatesEveryResourceOfTheRealP
   EXPECT_EQ(direct.exit_code, 0) << direct.out << direct.err;
   EXPECT_THAT(direct.out, HasSubstr("Allocate 2 device(s)"));
   EXPECT_THAT(direct.out, Not(HasSubstr("provision")));
+}
+
+// Allocates 2 MiB of EPC for a new container until `wanted` holds for its mounts, or the
+// deadline passes; the plugin announces no event for an AESM change.
+bool NewEpcContainerGets(const std::string& socket, bool aesm) {
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (absl::Now() < deadline) {
+    auto answer = tools::PluginClient(socket).Allocate(
+        tools::AllocateRequestFor({"epc-0", "epc-1"}), kPatience);
+    if (answer.ok() && answer->container_responses_size() == 1) {
+      const auto& container = answer->container_responses(0);
+      bool has = container.mounts_size() == 1 && container.envs().contains("SGX_AESM_ADDR");
+      if (has == aesm) {
+        return true;
+      }
+    }
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+// The e2e quote helper's image in miniature: the real sgx-aesm-standin executable serves the
+// socket in the plugin executable's host root; the plugin hands new EPC containers AESM while
+// it runs; SIGTERM removes the socket and exits 0 at once, and new containers get no AESM.
+TEST(AesmStandinBinaryTest, ServesTheSocketThePluginPassesOnAndRemovesItOnSigterm) {
+  Node node;
+  node.Write(sgx::TypicalSgx2Host(8 * kMiB));
+  const std::string aesm_dir = node.dir.MakeDirectory("host/var/run/aesmd");
+  const std::string socket = aesm_dir + "/aesm.socket";
+  auto kubelet = tools::KubeletStandin::Start(node.kubelet_dir);
+  ASSERT_TRUE(kubelet.ok());
+  PluginProcess plugin(CN_DEVICE_PLUGIN_BINARY, node.Flags(), node.dir.path() + "/plugin.log");
+  ASSERT_TRUE((*kubelet)->WaitForRegistrations(3, kPatience)) << plugin.Log();
+  const std::string epc_socket = node.kubelet_dir + "/sgx-epc.sock";
+  EXPECT_TRUE(NewEpcContainerGets(epc_socket, /*aesm=*/false));
+
+  PluginProcess aesm(CN_AESM_STANDIN_BINARY, {"--socket-dir", aesm_dir},
+                     node.dir.path() + "/aesm.log");
+  ASSERT_TRUE(NewEpcContainerGets(epc_socket, /*aesm=*/true)) << aesm.Log() << plugin.Log();
+  EXPECT_TRUE(std::filesystem::is_socket(socket));
+
+  absl::Time signalled = absl::Now();
+  ASSERT_EQ(::kill(aesm.pid(), SIGTERM), 0);
+  std::optional<int> status = aesm.WaitForExit(absl::Seconds(5));
+  ASSERT_TRUE(status.has_value()) << "still running 5 s after SIGTERM";
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(2));
+  EXPECT_EQ(*status, 0) << aesm.Log();
+  EXPECT_FALSE(std::filesystem::exists(socket));
+  EXPECT_THAT(aesm.Log(), HasSubstr("serving " + socket));
+  EXPECT_THAT(aesm.Log(), HasSubstr("SIGTERM: socket removed"));
+  EXPECT_TRUE(NewEpcContainerGets(epc_socket, /*aesm=*/false)) << plugin.Log();
+}
+
+TEST(AesmStandinBinaryTest, ALiveSocketIsRefusedWithExitOneAndBadFlagsWithTwo) {
+  testing::TempDir dir;
+  PluginProcess first(CN_AESM_STANDIN_BINARY, {"--socket-dir", dir.path()},
+                      dir.path() + "/first.log");
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (!std::filesystem::is_socket(dir.path() + "/aesm.socket") && absl::Now() < deadline) {
+    std::this_thread::yield();
+  }
+  testing::ProcessResult second =
+      testing::RunProcess({CN_AESM_STANDIN_BINARY, "--socket-dir", dir.path()});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.err,
+              HasSubstr("another process already serves " + dir.path() + "/aesm.socket"));
+  EXPECT_TRUE(first.running());
+  testing::ProcessResult bad = testing::RunProcess({CN_AESM_STANDIN_BINARY, "--socket"});
+  EXPECT_EQ(bad.exit_code, 2);
 }
 
 TEST(KubeletStandinBinaryTest, FailsWhenNoPluginRegisters) {

@@ -11,6 +11,7 @@
 #include "src/deviceplugin/device_set.h"
 #include "src/deviceplugin/registration.h"
 #include "tests/integration/deviceplugin/plugin_fixture.h"
+#include "tools/aesm_standin.h"
 
 namespace cn::deviceplugin {
 namespace {
@@ -241,6 +242,96 @@ TEST(DevicePluginTest, AllocateAnswersForEachDriverKindWithAndWithoutAesm) {
     }
     EXPECT_EQ(enclave->container_responses(0).mounts_size(), 0);
   }
+}
+
+// What the EPC container of a new pod receives, allocated now.
+v1beta1::ContainerAllocateResponse AllocateEpc(SimulatedNode& node) {
+  auto answer = node.Client(ResourceKind::kEpc)
+                    .Allocate(tools::AllocateRequestFor({"epc-0", "epc-1"}), kPatience);
+  EXPECT_TRUE(answer.ok()) << answer.status();
+  if (!answer.ok() || answer->container_responses_size() != 1) {
+    return {};
+  }
+  return answer->container_responses(0);
+}
+
+bool HasAesm(const v1beta1::ContainerAllocateResponse& container) {
+  return container.mounts_size() == 1 && container.mounts(0).container_path() == "/var/run/aesmd" &&
+         container.mounts(0).host_path() == "/var/run/aesmd" && container.mounts(0).read_only() &&
+         container.envs().contains("SGX_AESM_ADDR") && container.envs().at("SGX_AESM_ADDR") == "1";
+}
+
+bool HasNoAesm(const v1beta1::ContainerAllocateResponse& container) {
+  return container.mounts_size() == 0 && container.envs_size() == 0 && container.devices_size() > 0;
+}
+
+// Allocates for new containers until one receives what `wanted` says, or `kPatience` passes;
+// returns how long that took (InfiniteDuration when it never happened). The plugin announces
+// no event for an AESM change, so asking again is the only observation a kubelet has too.
+absl::Duration TimeUntilAllocation(
+    SimulatedNode& node,
+    const std::function<bool(const v1beta1::ContainerAllocateResponse&)>& wanted,
+    absl::Time since) {
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (absl::Now() < deadline) {
+    if (wanted(AllocateEpc(node))) {
+      return absl::Now() - since;
+    }
+    absl::SleepFor(absl::Milliseconds(5));  // pacing of the probe requests, not synchronisation
+  }
+  return absl::InfiniteDuration();
+}
+
+// The quote helper's story on one node (deploy/components/quote-helper): the plugin runs before
+// AESM, AESM (here the stand-in that the e2e image runs) creates its socket in the shared
+// /var/run/aesmd, and from then on every new EPC container gets the directory and
+// SGX_AESM_ADDR=1; when AESM stops and its socket goes, new containers get neither again. A
+// container allocated earlier keeps its answer: the kubelet stores each container's response
+// in its checkpoint and reuses it on restarts without asking the plugin again.
+TEST(DevicePluginTest, AesmStartedAfterThePluginReachesNewEpcContainersAndLeavesWhenItStops) {
+  SimulatedNode node;
+  sgx::SimulatedHost host = Host(16);
+  host.aesm = false;
+  node.WriteHost(host);
+  // As the DaemonSets' hostPath (DirectoryOrCreate) leaves it on a node without AESM.
+  const std::string aesm_dir = node.dir().MakeDirectory("host/var/run/aesmd");
+  ASSERT_TRUE(node.StartKubelet().ok());
+  node.StartDaemon();
+  ASSERT_TRUE(node.WaitUntilRegistered());
+  auto watch = node.Client(ResourceKind::kEpc).Watch();
+  ASSERT_TRUE(
+      watch->WaitFor([](const auto& list) { return AllHealth(list, "Healthy"); }, kPatience));
+
+  const v1beta1::ContainerAllocateResponse before = AllocateEpc(node);
+  EXPECT_TRUE(HasNoAesm(before));
+
+  absl::Time started = absl::Now();
+  auto aesm = tools::AesmStandin::Listen(aesm_dir);
+  ASSERT_TRUE(aesm.ok()) << aesm.status();
+  absl::Duration appeared = TimeUntilAllocation(node, HasAesm, started);
+  EXPECT_LT(appeared, absl::Seconds(1)) << "the plugin watches /var/run/aesmd with inotify";
+  const v1beta1::ContainerAllocateResponse with_aesm = AllocateEpc(node);
+  EXPECT_TRUE(HasAesm(with_aesm));
+  // Same devices as before: only the mount and the environment came.
+  EXPECT_EQ(ContainerDevicePaths(with_aesm), ContainerDevicePaths(before));
+  // The shared-slot resources never get AESM.
+  auto enclave = node.Client(ResourceKind::kEnclave)
+                     .Allocate(tools::AllocateRequestFor({"enclave-0"}), kPatience);
+  ASSERT_TRUE(enclave.ok()) << enclave.status();
+  EXPECT_EQ(enclave->container_responses(0).mounts_size(), 0);
+  EXPECT_EQ(enclave->container_responses(0).envs_size(), 0);
+
+  absl::Time stopped = absl::Now();
+  aesm->reset();  // SIGTERM in the real helper: the stand-in removes its socket
+  ASSERT_FALSE(std::filesystem::exists(aesm_dir + "/aesm.socket"));
+  absl::Duration vanished = TimeUntilAllocation(node, HasNoAesm, stopped);
+  EXPECT_LT(vanished, absl::Seconds(1));
+
+  // AESM's comings and goings never touched the EPC devices' health.
+  EXPECT_TRUE(AllHealth(watch->Latest(), "Healthy"));
+  EXPECT_EQ(node.metrics().For(ResourceKind::kEpc).allocation_errors->Value(), 0);
+  std::printf("AESM socket seen by new allocations after %s, gone after %s\n",
+              absl::FormatDuration(appeared).c_str(), absl::FormatDuration(vanished).c_str());
 }
 
 TEST(DevicePluginTest, UnknownDeviceIdIsInvalidArgumentAndCounted) {
