@@ -27,16 +27,32 @@ ApiClient::ApiClient(ClusterConfig config, const http::HttpClient& http,
     : config_(std::move(config)), http_(http), file_system_(file_system), options_(options) {}
 
 absl::StatusOr<nlohmann::json> ApiClient::Get(absl::string_view path) const {
-  return Call("GET", path, "");
+  return Call("GET", path, "", "");
 }
 
 absl::StatusOr<nlohmann::json> ApiClient::MergePatch(absl::string_view path,
                                                      const nlohmann::json& patch) const {
-  return Call("PATCH", path, patch.dump());
+  return Call("PATCH", path, patch.dump(), "application/merge-patch+json");
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::JsonPatch(absl::string_view path,
+                                                    const nlohmann::json& operations) const {
+  return Call("PATCH", path, operations.dump(), "application/json-patch+json");
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Create(absl::string_view path,
+                                                 const nlohmann::json& object) const {
+  return Call("POST", path, object.dump(), "application/json");
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Update(absl::string_view path,
+                                                 const nlohmann::json& object) const {
+  return Call("PUT", path, object.dump(), "application/json");
 }
 
 absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::string_view path,
-                                               const std::string& body) const {
+                                               const std::string& body,
+                                               absl::string_view content_type) const {
   const std::string what = absl::StrCat(method, " ", path);
   http::HttpRequest request;
   request.method = std::string(method);
@@ -44,7 +60,7 @@ absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::s
   request.headers.emplace_back("Accept", "application/json");
   if (!body.empty()) {
     request.body = body;
-    request.content_type = "application/merge-patch+json";
+    request.content_type = std::string(content_type);
   }
   std::string token = config_.token;
   if (!config_.token_file.empty()) {

@@ -2,7 +2,8 @@
 
 // ApiClient: the one Kubernetes API-server client, for every daemon of the add-on.
 //
-// What it does: GET an object and apply a JSON merge patch (RFC 7386) to it, over verified TLS,
+// What it does: GET an object or a list, create (POST) and replace (PUT) objects, apply a JSON
+// merge patch (RFC 7386) or a JSON patch (RFC 6902) to one, over verified TLS,
 // with the credentials of a ClusterConfig (a token file is read again before each request, so a
 // rotated service account token is picked up without a restart). Each request is bounded by
 // `Options::timeout` (connect included) and answers larger than `max_body_bytes` are refused.
@@ -55,11 +56,24 @@ class ApiClient {
   absl::StatusOr<nlohmann::json> MergePatch(absl::string_view path,
                                             const nlohmann::json& patch) const;
 
+  // PATCH `path` with RFC 6902 operations (application/json-patch+json): for changes inside
+  // arrays, which a merge patch can only replace whole. A `test` operation that fails is 422
+  // (InvalidArgument).
+  absl::StatusOr<nlohmann::json> JsonPatch(absl::string_view path,
+                                           const nlohmann::json& operations) const;
+  // POST `object` to the collection `path` ("/api/v1/namespaces/NS/secrets"): the object as
+  // created. An object of that name that exists already is Aborted (HTTP 409).
+  absl::StatusOr<nlohmann::json> Create(absl::string_view path, const nlohmann::json& object) const;
+  // PUT `object` at `path`; with metadata.resourceVersion set, Aborted (409) when the object
+  // changed since it was read.
+  absl::StatusOr<nlohmann::json> Update(absl::string_view path, const nlohmann::json& object) const;
+
   const ClusterConfig& config() const { return config_; }
 
  private:
   absl::StatusOr<nlohmann::json> Call(absl::string_view method, absl::string_view path,
-                                      const std::string& body) const;
+                                      const std::string& body,
+                                      absl::string_view content_type) const;
 
   const ClusterConfig config_;
   const http::HttpClient& http_;

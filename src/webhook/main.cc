@@ -21,8 +21,10 @@
 #include "src/kube/config.h"
 #include "src/os/clock.h"
 #include "src/os/host_file_system.h"
+#include "src/webhook/certificates.h"
 #include "src/webhook/flags.h"
 #include "src/webhook/mutator.h"
+#include "src/webhook/self_managed_tls.h"
 #include "src/webhook/service.h"
 #include "src/webhook/validator.h"
 
@@ -84,7 +86,11 @@ int main(int argc, char** argv) {
   cn::webhook::Mutator mutator(
       {.quote_helper = flags->quote_helper, .tolerations = flags->tolerations});
   cn::webhook::Validator validator(nullptr);
-  cn::webhook::WebhookService service(mutator, validator, cn::webhook::ReviewLimits{}, *registry);
+  cn::webhook::WebhookService service(
+      mutator, validator, cn::webhook::ReviewLimits{},
+      {"kube-system",
+       flags->namespace_name.empty() ? std::string("confidential-nodes") : flags->namespace_name},
+      *registry);
 
   cn::http::ServerOptions server_options;
   server_options.host = flags->listen.host;
@@ -99,6 +105,18 @@ int main(int argc, char** argv) {
   server_options.read_timeout = absl::Seconds(3);
   server_options.write_timeout = absl::Seconds(3);
   server_options.keep_alive_timeout = absl::Seconds(30);
+  std::unique_ptr<cn::webhook::SelfManagedTls> self_tls;
+  if (flags->self_managed_tls) {
+    // The server needs a certificate to bind; until the Secret's is installed it serves a
+    // throw-away one that nobody trusts, and /readyz says so, so no traffic comes.
+    auto placeholder =
+        cn::webhook::MakeAuthority("sgx-webhook (not ready)", clock.Now(), absl::Hours(1));
+    if (!placeholder.ok()) {
+      return Fail(std::string(placeholder.status().message()), 1);
+    }
+    server_options.tls_cert_pem = placeholder->certificate_pem;
+    server_options.tls_key_pem = placeholder->key_pem;
+  }
   cn::http::Server server(server_options, registry);
   if (absl::Status bound = server.Bind(); !bound.ok()) {
     const bool input_error = bound.code() == absl::StatusCode::kInvalidArgument;
@@ -117,7 +135,29 @@ int main(int argc, char** argv) {
       flags->quote_helper == cn::webhook::QuoteHelper::kAesm ? "aesm" : "provision",
       flags->tolerations.size());
 
-  auto ready = [&server, &clock]() -> absl::Status {
+  if (flags->self_managed_tls) {
+    self_tls = std::make_unique<cn::webhook::SelfManagedTls>(
+        cn::webhook::SelfManagedTlsOptions{
+            .namespace_name = flags->namespace_name,
+            .service = flags->service,
+            .secret = flags->tls_secret,
+            .mutating_configuration = flags->mutating_configuration,
+            .validating_configuration = flags->validating_configuration},
+        *api, clock, [&server](const std::string& certificate, const std::string& key) {
+          return server.SetTlsCertificate(certificate, key);
+        });
+    if (absl::Status synced = self_tls->SyncOnce(); !synced.ok()) {
+      spdlog::warn("self-managed TLS: {} (retrying; not ready until it works)",
+                   std::string(synced.message()));
+    }
+    self_tls->Start();
+  }
+
+  auto ready = [&server, &clock, &self_tls]() -> absl::Status {
+    if (self_tls != nullptr && !self_tls->Synced()) {
+      return absl::UnavailableError(
+          "self-managed TLS: the certificate from the Secret is not installed yet");
+    }
     if (server.TlsNotAfter() <= clock.Now()) {
       return absl::UnavailableError("the serving certificate has expired");
     }
@@ -148,6 +188,9 @@ int main(int argc, char** argv) {
   absl::Status stopped = server.Stop(absl::Now() + absl::Seconds(5));
   if (!stopped.ok()) {
     spdlog::warn("{}", std::string(stopped.message()));
+  }
+  if (self_tls != nullptr) {
+    self_tls->Stop();
   }
   probes.reset();
   return 0;

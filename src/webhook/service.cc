@@ -1,5 +1,7 @@
 #include "src/webhook/service.h"
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
@@ -15,10 +17,12 @@ const prometheus::Histogram::BucketBoundaries& Buckets() {
 }  // namespace
 
 WebhookService::WebhookService(const Mutator& mutator, const Validator& validator,
-                               ReviewLimits limits, prometheus::Registry& registry)
+                               ReviewLimits limits, std::vector<std::string> excluded_namespaces,
+                               prometheus::Registry& registry)
     : mutator_(mutator),
       validator_(validator),
       limits_(limits),
+      excluded_namespaces_(std::move(excluded_namespaces)),
       admissions_(prometheus::BuildCounter()
                       .Name("cn_webhook_admissions_total")
                       .Help("AdmissionReviews answered, by webhook operation (mutate, validate) "
@@ -66,7 +70,12 @@ http::Response WebhookService::Answer(bool mutate, const http::Request& request)
     latency.Observe(absl::ToDoubleSeconds(absl::Now() - start));
     return http::ErrorResponse(400, "invalid_request", review.status().message());
   }
-  Verdict verdict = mutate ? mutator_.Mutate(*review) : validator_.Validate(*review);
+  const bool excluded = std::find(excluded_namespaces_.begin(), excluded_namespaces_.end(),
+                                  review->namespace_name) != excluded_namespaces_.end();
+  Verdict verdict;
+  if (!excluded) {
+    verdict = mutate ? mutator_.Mutate(*review) : validator_.Validate(*review);
+  }
   const char* outcome;
   if (mutate) {
     outcome = verdict.patch.empty() ? "unchanged" : "patched";

@@ -11,6 +11,10 @@
 //     invalid     the body was not an AdmissionReview: answered 400 with the reason
 //   cn_webhook_admission_duration_seconds{operation}   time from body to answer, a histogram.
 //
+// Requests from `excluded_namespaces` (kube-system and ours) are allowed unchanged even when
+// the API server sends them: the configurations' namespaceSelector leaves them out by the
+// kubernetes.io/metadata.name label, which API servers before 1.21 do not set.
+//
 // A query string (the API server sends ?timeout=10s) is ignored. Bad input is a 400 with
 // {"error": {...}} naming what was wrong, never a 5xx (review.h says what is a parse error and
 // what is allowed unchanged). Each refusal and each 400 is logged once with the request's uid,
@@ -20,6 +24,8 @@
 // no state and the metrics are prometheus-cpp's.
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -35,7 +41,7 @@ class WebhookService {
  public:
   // `mutator` and `validator` must outlive the service; the metrics go into `registry`.
   WebhookService(const Mutator& mutator, const Validator& validator, ReviewLimits limits,
-                 prometheus::Registry& registry);
+                 std::vector<std::string> excluded_namespaces, prometheus::Registry& registry);
 
   void Register(http::Server& server);
 
@@ -49,6 +55,7 @@ class WebhookService {
   const Mutator& mutator_;
   const Validator& validator_;
   const ReviewLimits limits_;
+  const std::vector<std::string> excluded_namespaces_;
   prometheus::Family<prometheus::Counter>& admissions_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Histogram* mutate_latency_;
