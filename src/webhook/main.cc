@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,7 @@
 #include "src/webhook/certificates.h"
 #include "src/webhook/flags.h"
 #include "src/webhook/mutator.h"
+#include "src/webhook/node_cache.h"
 #include "src/webhook/self_managed_tls.h"
 #include "src/webhook/service.h"
 #include "src/webhook/validator.h"
@@ -85,7 +87,15 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   cn::webhook::Mutator mutator(
       {.quote_helper = flags->quote_helper, .tolerations = flags->tolerations});
-  cn::webhook::Validator validator(nullptr);
+  std::unique_ptr<cn::webhook::NodeCache> node_cache;
+  std::thread node_cache_thread;
+  if (api != nullptr && !flags->no_node_cache) {
+    node_cache = std::make_unique<cn::webhook::NodeCache>(*api, cn::webhook::NodeCache::Options{});
+    node_cache_thread = std::thread([&node_cache] { node_cache->Run(); });
+  } else if (flags->no_node_cache) {
+    spdlog::info("node cache off (--no-node-cache): pods larger than every node get no warning");
+  }
+  cn::webhook::Validator validator(node_cache.get());
   cn::webhook::WebhookService service(
       mutator, validator, cn::webhook::ReviewLimits{},
       {"kube-system",
@@ -191,6 +201,10 @@ int main(int argc, char** argv) {
   }
   if (self_tls != nullptr) {
     self_tls->Stop();
+  }
+  if (node_cache != nullptr) {
+    node_cache->Stop();  // a watch in progress notices within a second
+    node_cache_thread.join();
   }
   probes.reset();
   return 0;
