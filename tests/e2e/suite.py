@@ -124,12 +124,15 @@ def pod(name, namespace=TEST_NAMESPACE):
 
 
 def create_test_pod(name, resources, command="sleep 3600", namespace=TEST_NAMESPACE,
-                    container="main"):
+                    container="main", annotations=None, check_status=True):
+    """Creates the pod; returns kubectl's result (stdout, or with check_status=False the
+    CompletedProcess, for refusals)."""
     quantities = {name_: str(count) for name_, count in resources.items()}
     manifest = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"cn-e2e": "test"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"cn-e2e": "test"},
+                     "annotations": annotations or {}},
         "spec": {
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 1,
@@ -142,7 +145,10 @@ def create_test_pod(name, resources, command="sleep 3600", namespace=TEST_NAMESP
             }],
         },
     }
-    kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+    if not check_status:
+        return subprocess.run(["kubectl", "create", "-f", "-"], input=json.dumps(manifest),
+                              capture_output=True, text=True, timeout=60)
+    return kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
 
 
 def wait_pod_running(name, timeout=90, namespace=TEST_NAMESPACE):
@@ -857,6 +863,291 @@ def removed_enclave_node_drops_allocatable_and_restoring_brings_it_back():
              "(the DaemonSet starts a new plugin pod)", node_resources("allocatable"))
 
 
+# ---------------------------------------------------------------------------------------------
+# Samples (deploy/samples), the quote helper (deploy/components/quote-helper) and the webhook
+# (deploy/components/webhook, in deploy/default). The samples' images are stand-ins under the
+# samples' own image names (tests/e2e/image/standin-images): busybox that prints what it got
+# as `stand-in: PATH KIND` lines and `stand-in: SGX_AESM_ADDR=...`.
+
+SAMPLES = os.path.join(REPO, "deploy", "samples")
+
+
+def standin_report(name, namespace=TEST_NAMESPACE):
+    """{path or 'SGX_AESM_ADDR': kind or value} from a stand-in container's log."""
+    view = {}
+    for line in kubectl("logs", name, "-n", namespace).splitlines():
+        if line.startswith("stand-in: SGX_AESM_ADDR="):
+            view["SGX_AESM_ADDR"] = line.split("=", 1)[1]
+        elif line.startswith("stand-in: "):
+            path, kind = line[len("stand-in: "):].split(" ", 1)
+            view[path] = kind
+    return view
+
+
+def wait_started(name, namespace=TEST_NAMESPACE, timeout=90):
+    """Waits until the pod runs (Ready) or has succeeded; returns (phase, node)."""
+    def started():
+        item = pod(name, namespace)
+        phase = item["status"].get("phase")
+        if phase == "Failed":
+            raise Failure(f"pod {name} failed: {item['status']}")
+        if phase == "Succeeded" or (phase == "Running" and is_ready(item)):
+            return phase, item["spec"].get("nodeName")
+        return None
+    return wait_for(f"pod {namespace}/{name} to run", timeout, started,
+                    state=lambda: pod(name, namespace)["status"])
+
+
+def pods_of(selector, namespace=TEST_NAMESPACE):
+    return [item for item in kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
+            if not item["metadata"].get("deletionTimestamp")]
+
+
+def limits_of(item):
+    return item["spec"]["containers"][0].get("resources", {}).get("limits", {})
+
+
+@test
+def samples_run_unchanged_on_the_sgx_node():
+    """deploy/samples applied as they are (kubectl apply -f): each pod runs on the SGX node and
+    its container has the devices its resources give."""
+    files = ("azure-helloworld.yaml", "intel-enclave-provision.yaml",
+             "gramine-unmodified-app.yaml", "hpa-enclave-web.yaml")
+    for file in files:
+        kubectl("apply", "-n", TEST_NAMESPACE, "-f", os.path.join(SAMPLES, file))
+    try:
+        web = wait_for("the sgx-enclave-web Deployment's pod", 60,
+                       lambda: pods_of("app.kubernetes.io/name=sgx-enclave-web"))[0]
+        expected = {
+            "sgx-helloworld": ("/dev/sgx_enclave",),
+            "sgx-intel-sdk-demo": ("/dev/sgx_enclave", "/dev/sgx_provision"),
+            "sgx-gramine-python": ("/dev/sgx_enclave",),
+            web["metadata"]["name"]: ("/dev/sgx_enclave",),
+        }
+        for name, devices in expected.items():
+            phase, node = wait_started(name)
+            view = wait_for(f"{name}'s report", 30, lambda: (lambda v: v if "SGX_AESM_ADDR" in v
+                                                              else None)(standin_report(name)))
+            item = pod(name)
+            observed(f"sample {name}", f"{phase} on {node}, limits {limits_of(item)}, saw {view}")
+            check(node == NODE, f"{name} ran on {node}, not on the SGX node {NODE}")
+            for device in devices:
+                check(view.get(device) == "char", f"{name} lacks {device}: {view}")
+        check(limits_of(pod("sgx-intel-sdk-demo")) == {ENCLAVE: "1", PROVISION: "1"},
+              "the Intel sample's resources were changed")
+    finally:
+        for file in files:
+            kubectl("delete", "-n", TEST_NAMESPACE, "-f", os.path.join(SAMPLES, file),
+                    "--ignore-not-found", "--wait=false")
+
+
+QUOTE_HELPER = os.path.join(REPO, "deploy", "components", "quote-helper")
+
+
+@test
+def quote_helper_gives_new_epc_pods_the_aesm_socket():
+    """With the host's AESM socket placeholder gone, an EPC pod gets no AESM; the quote helper
+    (stand-in AESM image under Intel's image name) serves the socket on the SGX node, and new
+    EPC pods then get /var/run/aesmd and SGX_AESM_ADDR=1; the Open Enclave out-of-process sample
+    (node selector aesm=true) runs with it. The helper stays installed (the uninstall test
+    removes it)."""
+    if os.path.exists(AESM_SOCKET):
+        os.remove(AESM_SOCKET)
+    wait_for("the agent to see AESM gone", 10,
+             lambda: our_labels(NODE).get(LABEL_PREFIX + "aesm") == "false")
+    create_test_pod("before-helper", {EPC: 1})
+    wait_pod_running("before-helper")
+    view = container_view("before-helper")
+    observed("EPC pod before the helper", {k: view[k] for k in (AESM_SOCKET, "SGX_AESM_ADDR")})
+    check(view[AESM_SOCKET] == "absent" and view["SGX_AESM_ADDR"] == "unset",
+          f"AESM reached a pod before the helper ran: {view}")
+    delete_pod("before-helper")
+    kubectl("apply", "-k", QUOTE_HELPER)
+    started = time.monotonic()
+    helper = wait_for("the quote helper to run", 90, lambda: next(
+        (p for p in pods_of("app.kubernetes.io/name=sgx-quote-helper", "confidential-nodes")
+         if is_ready(p)), None))
+    wait_for("the AESM socket on the host", 30, lambda: os.path.exists(AESM_SOCKET))
+    observed("quote helper", f"{helper['metadata']['name']} Running on {helper['spec']['nodeName']}, "
+             f"socket on the host {time.monotonic() - started:.1f} s after the apply, "
+             f"limits {limits_of(helper)}")
+    check(helper["spec"]["nodeName"] == NODE, "the quote helper is not on the SGX node")
+    wait_for("the agent to label aesm=true", 10,
+             lambda: our_labels(NODE).get(LABEL_PREFIX + "aesm") == "true")
+    create_test_pod("after-helper", {EPC: 1})
+    wait_pod_running("after-helper")
+    view = container_view("after-helper")
+    observed("EPC pod after the helper", {k: view[k] for k in (AESM_SOCKET, "SGX_AESM_ADDR")})
+    check(view[AESM_SOCKET] == "socket" and view["SGX_AESM_ADDR"] == "1",
+          f"the new EPC pod lacks the AESM socket or env: {view}")
+    delete_pod("after-helper")
+    sample = os.path.join(SAMPLES, "open-enclave-out-of-proc.yaml")
+    kubectl("apply", "-n", TEST_NAMESPACE, "-f", sample)
+    try:
+        phase, node = wait_started("sgx-oe-out-of-proc")
+        view = standin_report("sgx-oe-out-of-proc")
+        observed("sample sgx-oe-out-of-proc", f"{phase} on {node}, saw {view}")
+        check(node == NODE and view.get("/dev/sgx_enclave") == "char" and
+              view.get(AESM_SOCKET) == "socket" and view.get("SGX_AESM_ADDR") == "1",
+              f"the out-of-process sample lacks its devices or AESM: {view}")
+    finally:
+        kubectl("delete", "-n", TEST_NAMESPACE, "-f", sample, "--ignore-not-found", "--wait=false")
+
+
+WEBHOOK_NAMESPACE = "confidential-nodes"
+INTEL_EPC = "sgx.intel.com/epc"
+
+
+def webhook_available():
+    status = kubectl_json("get", "deployment", "sgx-webhook", "-n", WEBHOOK_NAMESPACE)["status"]
+    return status.get("availableReplicas", 0) == 2 and status.get("updatedReplicas", 0) == 2
+
+
+@test
+def webhook_runs_two_replicas_with_its_ca_bundle_written():
+    wait_for("two available sgx-webhook replicas", 120, webhook_available,
+             state=lambda: kubectl_json("get", "deployment", "sgx-webhook", "-n",
+                                        WEBHOOK_NAMESPACE)["status"])
+    placement = {p["metadata"]["name"]: p["spec"]["nodeName"]
+                 for p in pods_of("app.kubernetes.io/name=sgx-webhook", WEBHOOK_NAMESPACE)}
+    observed("sgx-webhook pods", placement)
+    for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
+        def bundle():
+            item = kubectl_json("get", kind, "confidential-nodes-sgx-webhook")
+            return item["webhooks"][0]["clientConfig"].get("caBundle")
+        value = wait_for(f"the caBundle of the {kind}", 60, bundle)
+        observed(f"{kind} caBundle", f"{len(value)} base64 characters")
+
+
+@test
+def aks_quickstart_job_completes():
+    job = os.path.join(SAMPLES, "aks-quickstart-job.yaml")
+    kubectl("apply", "-n", TEST_NAMESPACE, "-f", job)
+    try:
+        def complete():
+            status = kubectl_json("get", "job", "oe-helloworld", "-n", TEST_NAMESPACE)["status"]
+            if status.get("failed"):
+                raise Failure(f"the job failed: {status}")
+            return status if status.get("succeeded") == 1 else None
+        status = wait_for("the AKS quickstart job to complete", 120, complete)
+        item = pods_of("job-name=oe-helloworld")[0]
+        view = standin_report(item["metadata"]["name"])
+        observed("AKS quickstart job", f"succeeded {status.get('succeeded')}, pod on "
+                 f"{item['spec']['nodeName']}, limits {limits_of(item)}, saw {view}")
+        check(limits_of(item) == {EPC: "5"}, f"5Mi did not become 5 MiB: {limits_of(item)}")
+        check(item["spec"]["nodeName"] == NODE and view.get("/dev/sgx_enclave") == "char",
+              f"the job's pod lacked the enclave device: {view}")
+    finally:
+        kubectl("delete", "-n", TEST_NAMESPACE, "-f", job, "--ignore-not-found", "--wait=false")
+
+
+def intel_style_pod(name, annotations=None, check_status=True):
+    return create_test_pod(name, {INTEL_EPC: "10Mi"}, annotations=annotations,
+                           check_status=check_status)
+
+
+@test
+def intel_style_pod_runs_with_the_enclave_device():
+    intel_style_pod("intel-style")
+    wait_pod_running("intel-style")
+    item = pod("intel-style")
+    view = container_view("intel-style")
+    observed("Intel-style pod (sgx.intel.com/epc: 10Mi)", f"limits {limits_of(item)}, "
+             f"/dev/sgx_enclave {view['/dev/sgx_enclave']}, on {item['spec']['nodeName']}")
+    check(limits_of(item) == {EPC: "10"}, f"limits after the webhook: {limits_of(item)}")
+    check(view["/dev/sgx_enclave"].startswith("char "), f"no enclave device: {view}")
+    delete_pod("intel-style")
+
+
+@test
+def quote_provider_annotation_gives_the_provision_device():
+    intel_style_pod("quote-provider", annotations={"sgx.intel.com/quote-provider": "main"})
+    wait_pod_running("quote-provider")
+    item = pod("quote-provider")
+    view = container_view("quote-provider")
+    observed("quote-provider pod", f"limits {limits_of(item)}, /dev/sgx_provision "
+             f"{view['/dev/sgx_provision']}")
+    check(limits_of(item) == {EPC: "10", PROVISION: "1"}, f"limits: {limits_of(item)}")
+    check(view["/dev/sgx_provision"].startswith("char "), f"no provision device: {view}")
+    delete_pod("quote-provider")
+
+
+@test
+def invalid_pod_is_refused_with_the_reason():
+    result = create_test_pod("both-epc-names", {INTEL_EPC: "10Mi", EPC: 10}, check_status=False)
+    message = (result.stderr or result.stdout).strip()
+    observed("refusal", message)
+    check(result.returncode != 0, "a pod asking for EPC under both names was admitted")
+    check("main" in message and INTEL_EPC in message and EPC in message,
+          f"the refusal does not name the container and both resources: {message}")
+
+
+@test
+def ordinary_pod_in_any_namespace_is_unaffected():
+    namespace = "cn-e2e-plain"
+    kubectl("create", "namespace", namespace)
+    try:
+        create_test_pod("plain", {"cpu": "10m"}, namespace=namespace)
+        wait_pod_running("plain", namespace=namespace)
+        item = pod("plain", namespace)
+        container = item["spec"]["containers"][0]
+        observed("ordinary pod", f"resources {container['resources']}, annotations "
+                 f"{item['metadata'].get('annotations', {})}, volumes "
+                 f"{[v['name'] for v in item['spec'].get('volumes', [])]}")
+        check(container["resources"] == {"requests": {"cpu": "10m"}, "limits": {"cpu": "10m"}},
+              f"resources changed: {container['resources']}")
+        check(not any("sgx" in key for key in item["metadata"].get("annotations", {})),
+              "sgx annotations added")
+        check(not any(v["name"] == "sgx-aesmd" for v in item["spec"].get("volumes", [])),
+              "an AESM volume was added")
+    finally:
+        kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+@test
+def webhook_outage_blocks_nothing_and_intel_pods_wait():
+    kubectl("scale", "deployment", "sgx-webhook", "-n", WEBHOOK_NAMESPACE, "--replicas=0")
+    try:
+        wait_for("the webhook pods to go", 90,
+                 lambda: not pods_of("app.kubernetes.io/name=sgx-webhook", WEBHOOK_NAMESPACE))
+        create_test_pod("plain-during-outage", {})
+        wait_pod_running("plain-during-outage")
+        observed("ordinary pod with the webhook at 0 replicas", "Running")
+        intel_style_pod("intel-during-outage")
+
+        def pending():
+            status = pod("intel-during-outage")["status"]
+            for condition in status.get("conditions", []):
+                if condition["type"] == "PodScheduled" and condition["status"] == "False":
+                    return condition
+            return None
+        condition = wait_for("the Intel-style pod to be unschedulable", 60, pending)
+        item = pod("intel-during-outage")
+        observed("Intel-style pod with the webhook at 0 replicas",
+                 f"{item['status']['phase']}, {condition.get('reason')}: {condition.get('message')}, "
+                 f"limits {limits_of(item)}")
+        check(item["status"]["phase"] == "Pending", "the unmutated pod left Pending")
+        check(f"Insufficient {INTEL_EPC}" in condition.get("message", ""),
+              f"scheduler message: {condition.get('message')}")
+        check(limits_of(item) == {INTEL_EPC: "10Mi"}, f"limits: {limits_of(item)}")
+    finally:
+        kubectl("scale", "deployment", "sgx-webhook", "-n", WEBHOOK_NAMESPACE, "--replicas=2")
+        delete_pod("plain-during-outage")
+        delete_pod("intel-during-outage")
+    started = time.monotonic()
+    wait_for("two available sgx-webhook replicas again", 120, webhook_available)
+    observed("webhook back", f"{time.monotonic() - started:.1f} s after scaling to 2")
+    intel_style_pod("intel-after-outage")
+    wait_pod_running("intel-after-outage")
+    item = pod("intel-after-outage")
+    view = container_view("intel-after-outage")
+    observed("Intel-style pod after the outage", f"limits {limits_of(item)}, /dev/sgx_enclave "
+             f"{view['/dev/sgx_enclave']}")
+    check(limits_of(item) == {EPC: "10"} and view["/dev/sgx_enclave"].startswith("char "),
+          f"the pod after the outage: {limits_of(item)} {view}")
+    delete_pod("intel-after-outage")
+
+
 @test
 def labels_return_after_the_node_is_deleted_and_recreated():
     """Deleting the SGX node's Node object: the kubelet registers it again (a new object, no
@@ -885,26 +1176,16 @@ def labels_return_after_the_node_is_deleted_and_recreated():
     observed("plugin Ready and allocatable full after", f"{time.monotonic() - started:.1f} s")
 
 
-def uninstall_procedure():
-    """The shell commands of docs/install.md's Uninstall section (its first sh block)."""
-    with open(os.path.join(REPO, "docs", "install.md")) as handle:
-        text = handle.read()
-    section = text.split("\n## Uninstall", 1)
-    check(len(section) == 2, "docs/install.md has no '## Uninstall' section")
-    block = re.search(r"```sh\n(.*?)```", section[1], re.S)
-    check(block, "docs/install.md's Uninstall section has no sh block")
-    return block.group(1)
-
-
 @test
 def uninstall_leaves_no_label_annotation_or_object():
-    """Last: `kubectl delete -k` of what run-e2e applied, then docs/install.md's procedure."""
+    """Last: docs/install.md's procedure: `kubectl delete -k` of the quote helper and of what
+    run-e2e applied, then deploy/remove-labels."""
     check(OVERLAY_DIR, "CN_E2E_OVERLAY_DIR is not set")
     started = time.monotonic()
+    kubectl("delete", "-k", QUOTE_HELPER, "--ignore-not-found", "--wait=false")
     kubectl("delete", "-k", OVERLAY_DIR, "--wait=true", "--timeout=180s", timeout=200)
     observed("kubectl delete -k returned after", f"{time.monotonic() - started:.1f} s")
-    script = uninstall_procedure()
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+    result = subprocess.run([os.path.join(REPO, "deploy", "remove-labels")], capture_output=True,
                             text=True, timeout=120)
     observed("uninstall procedure output", "\n    " + (result.stdout + result.stderr).strip()
              .replace("\n", "\n    "))
