@@ -161,9 +161,11 @@ def wait_pod_running(name, timeout=90, namespace=TEST_NAMESPACE):
     wait_for(f"pod {name} to run", timeout, running)
 
 
-def delete_pod(name, namespace=TEST_NAMESPACE):
-    kubectl("delete", "pod", name, "-n", namespace, "--ignore-not-found", "--wait=true",
-            "--timeout=90s", timeout=120)
+def delete_pod(name, namespace=TEST_NAMESPACE, wait=True):
+    """wait=False for pods whose leaving nothing later depends on: a pod takes the kubelet
+    10-15 s to finish deleting here."""
+    kubectl("delete", "pod", name, "-n", namespace, "--ignore-not-found",
+            f"--wait={str(wait).lower()}", "--timeout=90s", timeout=120)
 
 
 def exec_in(name, script, namespace=TEST_NAMESPACE):
@@ -317,13 +319,14 @@ def expected_labels():
 def wait_labels(context, timeout=60):
     """Waits until both nodes carry exactly the expected labels of ours; returns the seconds
     it took and prints every value."""
-    expected = expected_labels()
+    # Expected again at each look: the AESM socket may come and go meanwhile (the quote
+    # helper's pod being replaced).
     started = time.monotonic()
     wait_for(f"the agent's labels on both nodes {context}", timeout,
-             lambda: all(our_labels(node) == labels for node, labels in expected.items()),
-             state=lambda: {node: our_labels(node) for node in expected})
+             lambda: all(our_labels(node) == labels for node, labels in expected_labels().items()),
+             state=lambda: {node: our_labels(node) for node in (NODE, NODE2)})
     took = time.monotonic() - started
-    for node in expected:
+    for node in (NODE, NODE2):
         observed(f"labels of {node} {context}", our_labels(node))
     return took
 
@@ -961,7 +964,7 @@ def quote_helper_gives_new_epc_pods_the_aesm_socket():
     observed("EPC pod before the helper", {k: view[k] for k in (AESM_SOCKET, "SGX_AESM_ADDR")})
     check(view[AESM_SOCKET] == "absent" and view["SGX_AESM_ADDR"] == "unset",
           f"AESM reached a pod before the helper ran: {view}")
-    delete_pod("before-helper")
+    delete_pod("before-helper", wait=False)
     kubectl("apply", "-k", QUOTE_HELPER)
     started = time.monotonic()
     helper = wait_for("the quote helper to run", 90, lambda: next(
@@ -980,7 +983,7 @@ def quote_helper_gives_new_epc_pods_the_aesm_socket():
     observed("EPC pod after the helper", {k: view[k] for k in (AESM_SOCKET, "SGX_AESM_ADDR")})
     check(view[AESM_SOCKET] == "socket" and view["SGX_AESM_ADDR"] == "1",
           f"the new EPC pod lacks the AESM socket or env: {view}")
-    delete_pod("after-helper")
+    delete_pod("after-helper", wait=False)
     sample = os.path.join(SAMPLES, "open-enclave-out-of-proc.yaml")
     kubectl("apply", "-n", TEST_NAMESPACE, "-f", sample)
     try:
@@ -1056,7 +1059,7 @@ def intel_style_pod_runs_with_the_enclave_device():
              f"/dev/sgx_enclave {view['/dev/sgx_enclave']}, on {item['spec']['nodeName']}")
     check(limits_of(item) == {EPC: "10"}, f"limits after the webhook: {limits_of(item)}")
     check(view["/dev/sgx_enclave"].startswith("char "), f"no enclave device: {view}")
-    delete_pod("intel-style")
+    delete_pod("intel-style", wait=False)
 
 
 @test
@@ -1069,7 +1072,7 @@ def quote_provider_annotation_gives_the_provision_device():
              f"{view['/dev/sgx_provision']}")
     check(limits_of(item) == {EPC: "10", PROVISION: "1"}, f"limits: {limits_of(item)}")
     check(view["/dev/sgx_provision"].startswith("char "), f"no provision device: {view}")
-    delete_pod("quote-provider")
+    delete_pod("quote-provider", wait=False)
 
 
 @test
@@ -1132,8 +1135,8 @@ def webhook_outage_blocks_nothing_and_intel_pods_wait():
         check(limits_of(item) == {INTEL_EPC: "10Mi"}, f"limits: {limits_of(item)}")
     finally:
         kubectl("scale", "deployment", "sgx-webhook", "-n", WEBHOOK_NAMESPACE, "--replicas=2")
-        delete_pod("plain-during-outage")
-        delete_pod("intel-during-outage")
+        delete_pod("plain-during-outage", wait=False)
+        delete_pod("intel-during-outage", wait=False)
     started = time.monotonic()
     wait_for("two available sgx-webhook replicas again", 120, webhook_available)
     observed("webhook back", f"{time.monotonic() - started:.1f} s after scaling to 2")
@@ -1145,7 +1148,7 @@ def webhook_outage_blocks_nothing_and_intel_pods_wait():
              f"{view['/dev/sgx_enclave']}")
     check(limits_of(item) == {EPC: "10"} and view["/dev/sgx_enclave"].startswith("char "),
           f"the pod after the outage: {limits_of(item)} {view}")
-    delete_pod("intel-after-outage")
+    delete_pod("intel-after-outage", wait=False)
 
 
 @test
