@@ -947,6 +947,17 @@ def samples_run_unchanged_on_the_sgx_node():
 QUOTE_HELPER = os.path.join(REPO, "deploy", "components", "quote-helper")
 
 
+def aesm_of_a_new_epc_pod(name):
+    """Runs a 1 MiB EPC pod; returns what it saw of AESM (socket, SGX_AESM_ADDR)."""
+    create_test_pod(name, {EPC: 1})
+    wait_pod_running(name)
+    view = container_view(name)
+    delete_pod(name, wait=False)
+    view = {key: view[key] for key in (AESM_SOCKET, "SGX_AESM_ADDR")}
+    observed(f"EPC pod {name}", view)
+    return view
+
+
 @test
 def quote_helper_gives_new_epc_pods_the_aesm_socket():
     """With the host's AESM socket placeholder gone, an EPC pod gets no AESM; the quote helper
@@ -958,13 +969,9 @@ def quote_helper_gives_new_epc_pods_the_aesm_socket():
         os.remove(AESM_SOCKET)
     wait_for("the agent to see AESM gone", 10,
              lambda: our_labels(NODE).get(LABEL_PREFIX + "aesm") == "false")
-    create_test_pod("before-helper", {EPC: 1})
-    wait_pod_running("before-helper")
-    view = container_view("before-helper")
-    observed("EPC pod before the helper", {k: view[k] for k in (AESM_SOCKET, "SGX_AESM_ADDR")})
-    check(view[AESM_SOCKET] == "absent" and view["SGX_AESM_ADDR"] == "unset",
+    view = aesm_of_a_new_epc_pod("before-helper")
+    check(view == {AESM_SOCKET: "absent", "SGX_AESM_ADDR": "unset"},
           f"AESM reached a pod before the helper ran: {view}")
-    delete_pod("before-helper", wait=False)
     kubectl("apply", "-k", QUOTE_HELPER)
     started = time.monotonic()
     helper = wait_for("the quote helper to run", 90, lambda: next(
@@ -977,13 +984,9 @@ def quote_helper_gives_new_epc_pods_the_aesm_socket():
     check(helper["spec"]["nodeName"] == NODE, "the quote helper is not on the SGX node")
     wait_for("the agent to label aesm=true", 10,
              lambda: our_labels(NODE).get(LABEL_PREFIX + "aesm") == "true")
-    create_test_pod("after-helper", {EPC: 1})
-    wait_pod_running("after-helper")
-    view = container_view("after-helper")
-    observed("EPC pod after the helper", {k: view[k] for k in (AESM_SOCKET, "SGX_AESM_ADDR")})
-    check(view[AESM_SOCKET] == "socket" and view["SGX_AESM_ADDR"] == "1",
+    view = aesm_of_a_new_epc_pod("after-helper")
+    check(view == {AESM_SOCKET: "socket", "SGX_AESM_ADDR": "1"},
           f"the new EPC pod lacks the AESM socket or env: {view}")
-    delete_pod("after-helper", wait=False)
     sample = os.path.join(SAMPLES, "open-enclave-out-of-proc.yaml")
     kubectl("apply", "-n", TEST_NAMESPACE, "-f", sample)
     try:
