@@ -1,10 +1,9 @@
 #include "src/deviceplugin/flags.h"
 
-#include <filesystem>
-
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/command_line.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 #include "src/http/probe_server.h"
@@ -78,28 +77,9 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
                "cgroup");
   app.add_flag("--verbose", parsed.verbose, "log debug messages too");
 
-  // CLI11 (2.1) reads "--flag=" as a flag without its value; "--metrics-addr=" must mean the
-  // empty value (disabled), so split it into "--flag" "".
-  std::vector<std::string> arguments;
-  for (size_t i = argv.size(); i > 1; --i) {
-    const std::string& argument = argv[i - 1];
-    if (argument.size() > 3 && argument.rfind("--", 0) == 0 && argument.back() == '=') {
-      arguments.push_back("");
-      arguments.push_back(argument.substr(0, argument.size() - 1));
-    } else {
-      arguments.push_back(argument);
-    }
-  }
-  try {
-    app.parse(arguments);
-  } catch (const CLI::CallForHelp&) {
-    parsed.help = app.help();
+  ASSIGN_OR_RETURN(parsed.help, common::ParseCommandLine(app, argv));
+  if (parsed.help.has_value()) {
     return parsed;
-  } catch (const CLI::CallForAllHelp&) {
-    parsed.help = app.help();
-    return parsed;
-  } catch (const CLI::ParseError& error) {
-    return absl::InvalidArgumentError(absl::StrCat(error.what(), " (see --help)"));
   }
   ASSIGN_OR_RETURN(options.resources, ParseResourceList(resources));
   RETURN_IF_ERROR(CheckLimit("--enclave-limit", options.enclave_limit));
@@ -122,24 +102,9 @@ absl::StatusOr<ParsedFlags> ParseFlags(const std::vector<std::string>& argv) {
     return absl::InvalidArgumentError("--kubelet-dir: must not be empty");
   }
   // gRPC's unix:// addresses must be absolute, and absolute paths make the logs unambiguous.
-  std::error_code ignored;
-  options.kubelet_dir =
-      std::filesystem::absolute(options.kubelet_dir, ignored).lexically_normal().string();
-  if (options.host_root.empty()) {
-    options.host_root = "/";
-  }
-  options.host_root =
-      std::filesystem::absolute(options.host_root, ignored).lexically_normal().string();
-  if (!options.pod_resources_socket.empty()) {
-    options.pod_resources_socket = std::filesystem::absolute(options.pod_resources_socket, ignored)
-                                       .lexically_normal()
-                                       .string();
-  }
-  for (std::string* path : {&options.kubelet_dir, &options.host_root}) {
-    while (path->size() > 1 && path->back() == '/') {
-      path->pop_back();
-    }
-  }
+  options.kubelet_dir = common::AbsoluteDirectory(options.kubelet_dir);
+  options.host_root = common::AbsoluteDirectory(options.host_root);
+  options.pod_resources_socket = common::AbsolutePath(options.pod_resources_socket);
   return parsed;
 }
 

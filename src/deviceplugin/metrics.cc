@@ -1,32 +1,19 @@
 #include "src/deviceplugin/metrics.h"
 
 #include "prometheus/text_serializer.h"
+#include "src/common/metrics.h"
 
 namespace cn::deviceplugin {
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  epc_bytes_ = &prometheus::BuildGauge()
-                    .Name("cn_sgx_epc_bytes")
-                    .Help("EPC bytes the host reports (sysfs per-node sum, else CPUID)")
-                    .Register(*registry_)
-                    .Add({});
-  epc_capped_ = &prometheus::BuildGauge()
-                     .Name("cn_sgx_epc_capped")
-                     .Help(
-                         "1 when fewer EPC MiB are advertised than the host has, because the "
-                         "full list would exceed the kubelet's message limit")
-                     .Register(*registry_)
-                     .Add({});
-  platform_ready_ = &prometheus::BuildGauge()
-                         .Name("cn_sgx_platform_ready")
-                         .Help("1 when the host can run enclaves (SGX1, EPC and an enclave device)")
-                         .Register(*registry_)
-                         .Add({});
-  kubelet_restarts_ = &prometheus::BuildCounter()
-                           .Name("cn_sgx_kubelet_restarts_total")
-                           .Help("Kubelet restarts seen (kubelet.sock recreated)")
-                           .Register(*registry_)
-                           .Add({});
+  epc_bytes_ = &common::AddGauge(*registry_, "cn_sgx_epc_bytes",
+                                 "EPC bytes the host reports (sysfs per-node sum, else CPUID)");
+  epc_capped_ = &common::AddGauge(*registry_, "cn_sgx_epc_capped",
+                                  "1 when fewer EPC MiB are advertised than the host has, because "
+                                  "the full list would exceed the kubelet's message limit");
+  platform_ready_ = &common::AddPlatformReadyGauge(*registry_);
+  kubelet_restarts_ = &common::AddCounter(*registry_, "cn_sgx_kubelet_restarts_total",
+                                          "Kubelet restarts seen (kubelet.sock recreated)");
   auto& advertised = prometheus::BuildGauge()
                          .Name("cn_sgx_devices_advertised")
                          .Help("Devices in the last ListAndWatch list, per resource")
@@ -55,17 +42,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
         Resource{&advertised.Add(labels), &healthy.Add(labels), &registrations.Add(labels),
                  &allocations.Add(labels), &allocation_errors.Add(labels)};
   }
-  epc_allocatable_bytes_ =
-      &prometheus::BuildGauge()
-           .Name("cn_sgx_epc_allocatable_bytes")
-           .Help("EPC bytes the plugin advertises as healthy (what the kubelet can allocate)")
-           .Register(*registry_)
-           .Add({});
-  epc_free_bytes_ = &prometheus::BuildGauge()
-                         .Name("cn_sgx_epc_free_bytes")
-                         .Help("cn_sgx_epc_allocatable_bytes minus the EPC bytes allocated to pods")
-                         .Register(*registry_)
-                         .Add({});
+  epc_allocatable_bytes_ = &common::AddGauge(
+      *registry_, "cn_sgx_epc_allocatable_bytes",
+      "EPC bytes the plugin advertises as healthy (what the kubelet can allocate)");
+  epc_free_bytes_ =
+      &common::AddGauge(*registry_, "cn_sgx_epc_free_bytes",
+                        "cn_sgx_epc_allocatable_bytes minus the EPC bytes allocated to pods");
   epc_allocated_bytes_ = &prometheus::BuildGauge()
                               .Name("cn_sgx_epc_allocated_bytes")
                               .Help("EPC bytes allocated to a container (PodResources API)")
@@ -88,29 +70,17 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Name("cn_sgx_epc_limit_hits_total")
            .Help("EPC charges refused at the pod's limit (misc.events sgx_epc.max, --enforce-epc)")
            .Register(*registry_);
-  pod_resources_up_ =
-      &prometheus::BuildGauge()
-           .Name("cn_sgx_pod_resources_up")
-           .Help("1 when the last PodResources List succeeded, so the per-pod figures are current")
-           .Register(*registry_)
-           .Add({});
-  pod_resources_errors_ = &prometheus::BuildCounter()
-                               .Name("cn_sgx_pod_resources_errors_total")
-                               .Help("PodResources List calls that failed")
-                               .Register(*registry_)
-                               .Add({});
+  pod_resources_up_ = &common::AddGauge(
+      *registry_, "cn_sgx_pod_resources_up",
+      "1 when the last PodResources List succeeded, so the per-pod figures are current");
+  pod_resources_errors_ = &common::AddCounter(*registry_, "cn_sgx_pod_resources_errors_total",
+                                              "PodResources List calls that failed");
   epc_enforcement_active_ =
-      &prometheus::BuildGauge()
-           .Name("cn_sgx_epc_enforcement_active")
-           .Help("1 when --enforce-epc is set and the kernel has the EPC cgroup")
-           .Register(*registry_)
-           .Add({});
+      &common::AddGauge(*registry_, "cn_sgx_epc_enforcement_active",
+                        "1 when --enforce-epc is set and the kernel has the EPC cgroup");
   epc_enforcement_errors_ =
-      &prometheus::BuildCounter()
-           .Name("cn_sgx_epc_enforcement_errors_total")
-           .Help("Failures to find a pod's cgroup, write its limit or read its usage")
-           .Register(*registry_)
-           .Add({});
+      &common::AddCounter(*registry_, "cn_sgx_epc_enforcement_errors_total",
+                          "Failures to find a pod's cgroup, write its limit or read its usage");
 }
 
 std::string Metrics::Serialize() const {

@@ -1,10 +1,9 @@
 #include "src/nodeagent/flags.h"
 
-#include <filesystem>
-
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/command_line.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 #include "src/http/probe_server.h"
@@ -41,27 +40,9 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& argv,
   app.add_option("--log-format", flags.log_format, "text or json")->capture_default_str();
   app.add_flag("--verbose", flags.verbose, "log debug messages too");
 
-  // "--flag=" means the empty value (CLI11 2.1 would read it as a flag without a value).
-  std::vector<std::string> arguments;
-  for (size_t i = argv.size(); i > 1; --i) {
-    const std::string& argument = argv[i - 1];
-    if (argument.size() > 3 && argument.rfind("--", 0) == 0 && argument.back() == '=') {
-      arguments.push_back("");
-      arguments.push_back(argument.substr(0, argument.size() - 1));
-    } else {
-      arguments.push_back(argument);
-    }
-  }
-  try {
-    app.parse(arguments);
-  } catch (const CLI::CallForHelp&) {
-    flags.help = app.help();
+  ASSIGN_OR_RETURN(flags.help, common::ParseCommandLine(app, argv));
+  if (flags.help.has_value()) {
     return flags;
-  } catch (const CLI::CallForAllHelp&) {
-    flags.help = app.help();
-    return flags;
-  } catch (const CLI::ParseError& error) {
-    return absl::InvalidArgumentError(absl::StrCat(error.what(), " (see --help)"));
   }
   if (resync_seconds < 1 || resync_seconds > 86400) {
     return absl::InvalidArgumentError(
@@ -86,21 +67,12 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& argv,
       return absl::InvalidArgumentError(absl::StrCat("--node-name: ", valid.message()));
     }
   }
-  std::error_code ignored;
   // Absolute, so that a kubeconfig's relative references resolve against its own directory
   // and the logs name unambiguous paths.
   for (std::string* path : {&flags.kubeconfig, &flags.nfd_features_dir, &flags.cpuid_file}) {
-    if (!path->empty()) {
-      *path = std::filesystem::absolute(*path, ignored).lexically_normal().string();
-    }
+    *path = common::AbsolutePath(*path);
   }
-  if (flags.host_root.empty()) {
-    flags.host_root = "/";
-  }
-  flags.host_root = std::filesystem::absolute(flags.host_root, ignored).lexically_normal().string();
-  while (flags.host_root.size() > 1 && flags.host_root.back() == '/') {
-    flags.host_root.pop_back();
-  }
+  flags.host_root = common::AbsoluteDirectory(flags.host_root);
   return flags;
 }
 
