@@ -34,17 +34,45 @@ struct Transfer {
   HttpResponse response;
   size_t max_body_bytes = 0;
   bool body_too_large = false;
+  CURL* handle = nullptr;
+  const std::function<bool(absl::string_view)>* on_body = nullptr;
+  bool stopped_by_caller = false;
 };
+
+bool Streaming(Transfer* transfer) {
+  if (transfer->on_body == nullptr || !*transfer->on_body) {
+    return false;
+  }
+  long status = 0;
+  curl_easy_getinfo(transfer->handle, CURLINFO_RESPONSE_CODE, &status);
+  return status == 200;
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
+  if (Streaming(transfer)) {
+    if (!(*transfer->on_body)(absl::string_view(data, bytes))) {
+      transfer->stopped_by_caller = true;
+      return 0;
+    }
+    return bytes;
+  }
   if (transfer->response.body.size() + bytes > transfer->max_body_bytes) {
     transfer->body_too_large = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
   }
   transfer->response.body.append(data, bytes);
   return bytes;
+}
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* transfer = static_cast<Transfer*>(user);
+  if (Streaming(transfer) && !(*transfer->on_body)(absl::string_view())) {
+    transfer->stopped_by_caller = true;
+    return 1;  // aborts with CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
 }
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -169,6 +197,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request,
   CURL* handle = curl.get();
   Transfer transfer;
   transfer.max_body_bytes = options.max_body_bytes;
+  transfer.handle = handle;
+  transfer.on_body = &options.on_body;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
   curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
@@ -202,8 +232,14 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request,
     curl_easy_setopt(handle, CURLOPT_SSLKEYTYPE, "PEM");
   }
   curl_easy_setopt(handle, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options.max_body_bytes));
+  if (options.on_body) {
+    curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer);
+    curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  } else {
+    curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options.max_body_bytes));
+  }
   if (request.method == "HEAD") {
     curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
@@ -223,6 +259,10 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request,
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
 
   const CURLcode code = curl_easy_perform(handle);
+  if (transfer.stopped_by_caller) {
+    transfer.response.status = 200;
+    return std::move(transfer.response);
+  }
   if (transfer.body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
     return absl::ResourceExhaustedError(
         absl::StrCat(what, ": the response body exceeds ", options.max_body_bytes, " bytes"));

@@ -25,6 +25,7 @@
 // handle and libcurl's global initialisation happens once, before the first handle.
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -72,6 +73,13 @@ struct HttpRequestOptions {
   absl::Duration timeout = absl::Seconds(5);
   absl::Time deadline = absl::InfiniteFuture();
   size_t max_body_bytes = 16 << 20;
+  // Streaming (a Kubernetes watch): when set, the body of a 200 answer is handed over as it
+  // arrives instead of being kept in HttpResponse::body, and max_body_bytes does not apply to
+  // it (the callback bounds what it keeps). It is also called with an empty chunk about once a
+  // second while the stream is idle. Returning false ends the transfer early: Send then returns
+  // the response (status and headers, empty body) as if the server had closed the stream.
+  // A non-200 answer's body is kept in HttpResponse::body as usual.
+  std::function<bool(absl::string_view chunk)> on_body = nullptr;
 };
 
 class HttpClient {

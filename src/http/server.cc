@@ -1,6 +1,10 @@
 #include "src/http/server.h"
 
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <fstream>
 #include <sstream>
@@ -12,9 +16,22 @@
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
 #include "prometheus/text_serializer.h"
+#include "spdlog/spdlog.h"
 #include "src/common/status_macros.h"
 
 namespace cn::http {
+
+struct Server::TlsIdentity {
+  struct X509Free {
+    void operator()(X509* x) const { X509_free(x); }
+  };
+  struct KeyFree {
+    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+  };
+  std::vector<std::unique_ptr<X509, X509Free>> chain;  // leaf first
+  std::unique_ptr<EVP_PKEY, KeyFree> key;
+  absl::Time not_after = absl::InfinitePast();
+};
 
 struct Server::Metrics {
   prometheus::Family<prometheus::Counter>* requests;
@@ -65,6 +82,20 @@ absl::Status CheckReadable(absl::string_view flag_or_what, const std::string& pa
   return absl::OkStatus();
 }
 
+std::unique_ptr<BIO, decltype(&BIO_free)> MemoryBio(absl::string_view text) {
+  return {BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free};
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 const std::string* Request::Param(const std::string& name) const {
@@ -95,6 +126,104 @@ Server::Server(ServerOptions options, std::shared_ptr<prometheus::Registry> regi
 }
 
 Server::~Server() { Stop().IgnoreError(); }
+
+namespace {
+
+absl::Time Asn1ToTime(const ASN1_TIME* time) {
+  struct tm parsed = {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parsed) != 1) {
+    return absl::InfinitePast();
+  }
+  return absl::FromTM(parsed, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::Status Server::SetTlsCertificate(absl::string_view certificate_chain_pem,
+                                       absl::string_view key_pem) {
+  if (!tls()) {
+    return absl::FailedPreconditionError("SetTlsCertificate on a plain-HTTP server");
+  }
+  auto identity = std::make_shared<TlsIdentity>();
+  auto certificates = MemoryBio(certificate_chain_pem);
+  while (true) {
+    X509* certificate = PEM_read_bio_X509(certificates.get(), nullptr, nullptr, nullptr);
+    if (certificate == nullptr) {
+      break;
+    }
+    identity->chain.emplace_back(certificate);
+  }
+  ERR_clear_error();
+  if (identity->chain.empty()) {
+    return absl::InvalidArgumentError("the certificate is not a PEM certificate (chain)");
+  }
+  auto key_bio = MemoryBio(key_pem);
+  // No passphrase callback: an encrypted key is refused instead of prompting on a terminal.
+  identity->key.reset(PEM_read_bio_PrivateKey(
+      key_bio.get(), nullptr, [](char*, int, int, void*) { return -1; }, nullptr));
+  ERR_clear_error();
+  if (identity->key == nullptr) {
+    return absl::InvalidArgumentError("the key is not an unencrypted PEM private key");
+  }
+  if (X509_check_private_key(identity->chain.front().get(), identity->key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the private key does not belong to the certificate");
+  }
+  identity->not_after = Asn1ToTime(X509_get0_notAfter(identity->chain.front().get()));
+  absl::MutexLock lock(&tls_mu_);
+  tls_identity_ = std::move(identity);
+  return absl::OkStatus();
+}
+
+absl::Time Server::TlsNotAfter() const {
+  absl::MutexLock lock(&tls_mu_);
+  return tls_identity_ == nullptr ? absl::InfinitePast() : tls_identity_->not_after;
+}
+
+int Server::SelectCertificate(SSL* ssl, void* arg) {
+  Server* server = static_cast<Server*>(arg);
+  std::shared_ptr<const TlsIdentity> identity;
+  {
+    absl::MutexLock lock(&server->tls_mu_);
+    identity = server->tls_identity_;
+  }
+  if (identity == nullptr) {
+    return 0;  // the handshake fails: nothing to serve
+  }
+  if (SSL_use_certificate(ssl, identity->chain.front().get()) != 1 ||
+      SSL_use_PrivateKey(ssl, identity->key.get()) != 1) {
+    return 0;
+  }
+  SSL_clear_chain_certs(ssl);
+  for (size_t i = 1; i < identity->chain.size(); ++i) {
+    SSL_add1_chain_cert(ssl, identity->chain[i].get());
+  }
+  return 1;
+}
+
+void Server::ReloadTlsFiles() {
+  absl::StatusOr<std::string> cert = ReadWholeFile(options_.tls_cert_file);
+  absl::StatusOr<std::string> key = ReadWholeFile(options_.tls_key_file);
+  if (!cert.ok() || !key.ok()) {
+    return;  // mid-swap, or gone for now: keep serving what we have, try again next interval
+  }
+  std::string text = absl::StrCat(*cert, "\n--key--\n", *key);
+  if (text == tls_files_text_ || text == tls_refused_text_) {
+    return;
+  }
+  absl::Status installed = SetTlsCertificate(*cert, *key);
+  if (!installed.ok()) {
+    tls_refused_text_ = std::move(text);
+    spdlog::error(
+        "TLS files {} / {} changed but cannot be used ({}); still serving the "
+        "previous certificate",
+        options_.tls_cert_file, options_.tls_key_file, std::string(installed.message()));
+    return;
+  }
+  tls_files_text_ = std::move(text);
+  spdlog::info("TLS certificate reloaded from {} (valid until {})", options_.tls_cert_file,
+               absl::FormatTime(absl::RFC3339_sec, TlsNotAfter(), absl::UTCTimeZone()));
+}
 
 void Server::Handle(const std::string& method, const std::string& path, Handler handler) {
   routes_[path][method] = std::move(handler);
@@ -138,19 +267,45 @@ absl::Status Server::Bind() {
     return absl::FailedPreconditionError("Bind called twice");
   }
   if (tls()) {
-    if (options_.tls_key_file.empty()) {
-      return absl::InvalidArgumentError("--tls-key: required with --tls-cert");
+    const bool from_files = !options_.tls_cert_file.empty();
+    std::string cert_pem = options_.tls_cert_pem;
+    std::string key_pem = options_.tls_key_pem;
+    if (from_files) {
+      if (options_.tls_key_file.empty()) {
+        return absl::InvalidArgumentError("--tls-key: required with --tls-cert");
+      }
+      RETURN_IF_ERROR(CheckReadable("--tls-cert", options_.tls_cert_file));
+      RETURN_IF_ERROR(CheckReadable("--tls-key", options_.tls_key_file));
+      ASSIGN_OR_RETURN(cert_pem, ReadWholeFile(options_.tls_cert_file));
+      ASSIGN_OR_RETURN(key_pem, ReadWholeFile(options_.tls_key_file));
+      tls_files_text_ = absl::StrCat(cert_pem, "\n--key--\n", key_pem);
     }
-    RETURN_IF_ERROR(CheckReadable("--tls-cert", options_.tls_cert_file));
-    RETURN_IF_ERROR(CheckReadable("--tls-key", options_.tls_key_file));
-    auto ssl = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
-                                                    options_.tls_key_file.c_str());
+    if (absl::Status loaded = SetTlsCertificate(cert_pem, key_pem); !loaded.ok()) {
+      return absl::InvalidArgumentError(
+          from_files ? absl::StrCat("--tls-cert ", options_.tls_cert_file, " / --tls-key ",
+                                    options_.tls_key_file, ": ", loaded.message())
+                     : absl::StrCat("TLS certificate: ", loaded.message()));
+    }
+    // The certificate is chosen per handshake (SelectCertificate), so that a reload needs no
+    // new SSL_CTX and open connections are not disturbed.
+    auto ssl = std::make_unique<httplib::SSLServer>([this](SSL_CTX& context) {
+      SSL_CTX_set_options(&context,
+                          SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+      SSL_CTX_set_min_proto_version(&context, TLS1_2_VERSION);
+      SSL_CTX_set_cert_cb(&context, &Server::SelectCertificate, this);
+      return true;
+    });
     if (!ssl->is_valid()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls-cert ", options_.tls_cert_file, " / --tls-key ", options_.tls_key_file,
-          ": not a PEM certificate and its matching private key"));
+      return absl::InternalError("cannot create the TLS context");
     }
     server_ = std::move(ssl);
+    if (from_files && options_.tls_reload_interval > absl::ZeroDuration()) {
+      tls_reloader_ = std::thread([this] {
+        while (!tls_reloader_stop_.WaitForNotificationWithTimeout(options_.tls_reload_interval)) {
+          ReloadTlsFiles();
+        }
+      });
+    }
   } else if (!options_.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls-cert: required with --tls-key");
   } else {
@@ -324,6 +479,10 @@ absl::Status Server::Serve() {
 absl::Status Server::Start() { return Serve(); }
 
 absl::Status Server::Stop(absl::Time deadline) {
+  if (tls_reloader_.joinable()) {
+    tls_reloader_stop_.Notify();
+    tls_reloader_.join();
+  }
   if (!listener_.joinable()) {
     return absl::OkStatus();
   }

@@ -18,6 +18,12 @@
 //   - /healthz (200 while the process serves), /readyz (the `ready` callback; 503 once stopping)
 //     and /metrics (Prometheus text: the owner's registry plus this server's request counters and
 //     latency histogram) when AddProbes is called.
+//   - TLS certificates are replaced without a restart: with `tls_reload_interval` set, the
+//     files are re-read every interval (through their paths, so a Secret volume's `..data`
+//     symlink swap, a rename over the file and an edit in place are all seen) and a pair that
+//     parses and matches replaces the served one for new handshakes; a broken pair is logged
+//     once and the served one stays. SetTlsCertificate does the same from memory (certificates
+//     the owner makes itself). Connections already open keep the certificate they started with.
 //   - Stop(): stops accepting, lets requests in flight finish, closes idle keep-alive connections
 //     (they wait at most keep_alive_timeout for their next request, then close) and returns
 //     once every connection is closed or the deadline passes.
@@ -42,12 +48,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "prometheus/registry.h"
 
 namespace httplib {
 class Server;
 }
+typedef struct ssl_st SSL;
 
 namespace cn::http {
 
@@ -57,6 +65,12 @@ struct ServerOptions {
   // Both or neither: PEM files of the certificate (chain) and its private key.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Or, instead of files, PEM text (a certificate the owner made; replace it later with
+  // SetTlsCertificate).
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // Non-zero: re-read the TLS files this often (see above). Zero: read once at Bind.
+  absl::Duration tls_reload_interval = absl::ZeroDuration();
   size_t max_request_bytes = 1 << 20;
   int threads = 0;               // handlers running at once; 0: one per core
   int connection_threads = 128;  // connections served at once (the rest wait to be accepted)
@@ -119,13 +133,24 @@ class Server {
   // they do not all close by `deadline` (they are then closed as their reads time out).
   absl::Status Stop(absl::Time deadline = absl::InfiniteFuture());
 
+  // Serves `certificate_chain_pem` (leaf first) with `key_pem` from the next handshake on.
+  // InvalidArgument (nothing changes) when either does not parse or the key is not the
+  // certificate's; FailedPrecondition on a plain-HTTP server.
+  absl::Status SetTlsCertificate(absl::string_view certificate_chain_pem,
+                                 absl::string_view key_pem);
+  // The served certificate's notAfter (InfinitePast without TLS or before Bind).
+  absl::Time TlsNotAfter() const;
+
   int port() const { return port_; }
-  bool tls() const { return !options_.tls_cert_file.empty(); }
+  bool tls() const { return !options_.tls_cert_file.empty() || !options_.tls_cert_pem.empty(); }
   // Requests whose handler is running now.
   int in_flight() const { return in_flight_.load(); }
 
  private:
   struct Metrics;
+  struct TlsIdentity;
+  static int SelectCertificate(SSL* ssl, void* server);
+  void ReloadTlsFiles();
   std::string RouteLabel(const std::string& path) const;
   void CountRequest(const std::string& route, int status);
 
@@ -140,6 +165,13 @@ class Server {
   std::atomic<int> in_flight_{0};
   int port_ = 0;
   std::thread listener_;
+
+  mutable absl::Mutex tls_mu_;
+  std::shared_ptr<const TlsIdentity> tls_identity_ ABSL_GUARDED_BY(tls_mu_);
+  std::string tls_files_text_;    // the reloader's: what the files held when last installed
+  std::string tls_refused_text_;  // ... and what it last refused (logged once)
+  std::thread tls_reloader_;
+  absl::Notification tls_reloader_stop_;
 
   absl::Mutex mu_;
   bool listener_done_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,7 @@
 #include "src/kube/client.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -27,16 +29,33 @@ ApiClient::ApiClient(ClusterConfig config, const http::HttpClient& http,
     : config_(std::move(config)), http_(http), file_system_(file_system), options_(options) {}
 
 absl::StatusOr<nlohmann::json> ApiClient::Get(absl::string_view path) const {
-  return Call("GET", path, "");
+  return Call("GET", path, "", "");
 }
 
 absl::StatusOr<nlohmann::json> ApiClient::MergePatch(absl::string_view path,
                                                      const nlohmann::json& patch) const {
-  return Call("PATCH", path, patch.dump());
+  return Call("PATCH", path, patch.dump(), "application/merge-patch+json");
 }
 
-absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::string_view path,
-                                               const std::string& body) const {
+absl::StatusOr<nlohmann::json> ApiClient::JsonPatch(absl::string_view path,
+                                                    const nlohmann::json& operations) const {
+  return Call("PATCH", path, operations.dump(), "application/json-patch+json");
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Create(absl::string_view path,
+                                                 const nlohmann::json& object) const {
+  return Call("POST", path, object.dump(), "application/json");
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Update(absl::string_view path,
+                                                 const nlohmann::json& object) const {
+  return Call("PUT", path, object.dump(), "application/json");
+}
+
+absl::StatusOr<http::HttpRequest> ApiClient::NewRequest(absl::string_view method,
+                                                        absl::string_view path,
+                                                        const std::string& body,
+                                                        absl::string_view content_type) const {
   const std::string what = absl::StrCat(method, " ", path);
   http::HttpRequest request;
   request.method = std::string(method);
@@ -44,7 +63,7 @@ absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::s
   request.headers.emplace_back("Accept", "application/json");
   if (!body.empty()) {
     request.body = body;
-    request.content_type = "application/merge-patch+json";
+    request.content_type = std::string(content_type);
   }
   std::string token = config_.token;
   if (!config_.token_file.empty()) {
@@ -68,7 +87,14 @@ absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::s
   request.tls.ca_pem = config_.ca_pem;
   request.tls.client_certificate_pem = config_.client_certificate_pem;
   request.tls.client_key_pem = config_.client_key_pem;
+  return request;
+}
 
+absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::string_view path,
+                                               const std::string& body,
+                                               absl::string_view content_type) const {
+  const std::string what = absl::StrCat(method, " ", path);
+  ASSIGN_OR_RETURN(http::HttpRequest request, NewRequest(method, path, body, content_type));
   absl::StatusOr<http::HttpResponse> response =
       http_.Send(request, {.timeout = options_.timeout, .max_body_bytes = options_.max_body_bytes});
   if (!response.ok()) {
@@ -86,6 +112,78 @@ absl::StatusOr<nlohmann::json> ApiClient::Call(absl::string_view method, absl::s
                                            "not a JSON object"));
   }
   return parsed;
+}
+
+absl::Status ApiClient::Watch(absl::string_view path, absl::string_view resource_version,
+                              absl::Duration duration,
+                              const std::function<bool(const WatchEvent&)>& on_event,
+                              const std::function<bool()>& keep_going) const {
+  const int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(duration));
+  const std::string watch_path =
+      absl::StrCat(path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=", seconds,
+                   resource_version.empty() ? "" : "&resourceVersion=", resource_version);
+  const std::string what = absl::StrCat("WATCH ", path);
+  ASSIGN_OR_RETURN(http::HttpRequest request, NewRequest("GET", watch_path, "", ""));
+  // Events arrive one JSON object per line; a line may span chunks.
+  std::string line;
+  absl::Status ended;
+  bool stopped = false;
+  auto on_body = [&](absl::string_view chunk) {
+    if (chunk.empty()) {
+      stopped = !keep_going();
+      return !stopped;
+    }
+    while (!chunk.empty()) {
+      const size_t newline = chunk.find('\n');
+      absl::StrAppend(&line, chunk.substr(0, newline));
+      if (line.size() > options_.max_body_bytes) {
+        ended = absl::ResourceExhaustedError(
+            absl::StrCat(what, ": an event is larger than ", options_.max_body_bytes, " bytes"));
+        return false;
+      }
+      if (newline == absl::string_view::npos) {
+        break;
+      }
+      chunk.remove_prefix(newline + 1);
+      nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
+      line.clear();
+      if (!event.is_object() || !event.contains("type") || !event["type"].is_string() ||
+          !event.contains("object") || !event["object"].is_object()) {
+        ended = absl::UnknownError(absl::StrCat(what, ": an event is not {type, object}"));
+        return false;
+      }
+      WatchEvent parsed{event["type"].get<std::string>(), std::move(event["object"])};
+      if (parsed.type == "ERROR") {
+        const int code = parsed.object.value("code", 0);
+        ended = StatusFromResponse(what, code, parsed.object.dump());
+        return false;
+      }
+      if (!on_event(parsed)) {
+        stopped = true;
+        return false;
+      }
+    }
+    return true;
+  };
+  absl::StatusOr<http::HttpResponse> response =
+      http_.Send(request, {.timeout = duration + absl::Seconds(15),
+                           .max_body_bytes = options_.max_body_bytes,
+                           .on_body = on_body});
+  if (!ended.ok()) {
+    return ended;
+  }
+  if (stopped) {
+    return absl::OkStatus();
+  }
+  if (!response.ok()) {
+    return absl::Status(
+        response.status().code(),
+        absl::StrCat(response.status().message(), " (API server from ", config_.source, ")"));
+  }
+  if (response->status != 200) {
+    return StatusFromResponse(what, response->status, response->body);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> NodePath(absl::string_view name) {
@@ -119,6 +217,9 @@ absl::Status StatusFromResponse(absl::string_view what, int status, absl::string
       return absl::NotFoundError(message);
     case 409:
       return absl::AbortedError(absl::StrCat(message, " (conflict: read again and retry)"));
+    case 410:
+      return absl::FailedPreconditionError(
+          absl::StrCat(message, " (the resourceVersion is too old: list again)"));
     case 400:
     case 422:
       return absl::InvalidArgumentError(message);

@@ -1,5 +1,10 @@
 #include "src/kube/client.h"
 
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/os/host_file_system.h"
@@ -124,6 +129,100 @@ TEST(NodePathTest, AcceptsDnsSubdomainsOnly) {
   for (const char* bad : {"", "Node", "a/b", "../x", "a?b", "-a", "a b", "a%2F"}) {
     EXPECT_EQ(NodePath(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
+}
+
+}  // namespace
+}  // namespace cn::kube
+
+namespace cn::kube {
+namespace {
+
+class ApiClientCollectionsTest : public ::testing::Test {
+ protected:
+  ApiClientCollectionsTest() {
+    config_.server = api_.url();
+    config_.ca_pem = api_.ca_pem();
+    config_.token = "test-token";
+    config_.source = "test";
+  }
+  ApiClient Client() { return ApiClient(config_, http_, files_, {.timeout = absl::Seconds(5)}); }
+
+  testing::FakeKubeApi api_;
+  os::HostFileSystem files_{"/"};
+  os::RealClock clock_;
+  http::HttpClient http_{{}, &clock_};
+  ClusterConfig config_;
+};
+
+TEST_F(ApiClientCollectionsTest, WatchDeliversEventsAfterTheListAsTheyHappen) {
+  api_.PutNode("n1");
+  absl::StatusOr<nlohmann::json> list = Client().Get("/api/v1/nodes");
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ((*list)["items"].size(), 1u);
+  const std::string version = (*list)["metadata"]["resourceVersion"];
+
+  std::vector<std::string> seen;
+  absl::Mutex mu;
+  std::thread watcher([&] {
+    absl::Status watched = Client().Watch(
+        "/api/v1/nodes", version, absl::Seconds(20),
+        [&](const ApiClient::WatchEvent& event) {
+          absl::MutexLock lock(&mu);
+          seen.push_back(
+              absl::StrCat(event.type, " ", event.object["metadata"]["name"].get<std::string>()));
+          return seen.size() < 3;  // stop after three events
+        },
+        [] { return true; });
+    EXPECT_TRUE(watched.ok()) << watched;
+  });
+  // Changes made before or after the stream opens arrive alike: the watch starts at the list's
+  // resourceVersion, and all three come on the one watch request.
+  api_.PutNode("n2");
+  api_.SetLabel("n1", "a", "b");
+  api_.DeleteNode("n2");
+  watcher.join();
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED n2", "MODIFIED n1", "DELETED n2"}));
+  EXPECT_EQ(api_.CountRequests("GET"), 2);
+}
+
+TEST_F(ApiClientCollectionsTest, WatchStopsWhenAskedWhileIdle) {
+  const absl::Time start = absl::Now();
+  absl::Status watched = Client().Watch(
+      "/api/v1/nodes", "", absl::Seconds(30), [](const ApiClient::WatchEvent&) { return true; },
+      [&] { return absl::Now() - start < absl::Milliseconds(200); });
+  EXPECT_TRUE(watched.ok()) << watched;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST_F(ApiClientCollectionsTest, CreateUpdateAndJsonPatchAGenericObject) {
+  const std::string collection = "/api/v1/namespaces/ns/secrets";
+  nlohmann::json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "s"}}}};
+  absl::StatusOr<nlohmann::json> created = Client().Create(collection, secret);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(Client().Create(collection, secret).status().code(), absl::StatusCode::kAborted);
+  nlohmann::json stale = *created;
+  nlohmann::json changed = *created;
+  changed["data"] = {{"k", "dg=="}};
+  ASSERT_TRUE(Client().Update(collection + "/s", changed).ok());
+  EXPECT_EQ(Client().Update(collection + "/s", stale).status().code(), absl::StatusCode::kAborted);
+  absl::StatusOr<nlohmann::json> patched = Client().JsonPatch(
+      collection + "/s",
+      nlohmann::json::parse(R"([{"op":"add","path":"/data/j","value":"eA=="}])"));
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_EQ((*patched)["data"]["j"], "eA==");
+  EXPECT_EQ(api_.Requests().back().content_type, "application/json-patch+json");
+  absl::Status failed_test =
+      Client()
+          .JsonPatch(collection + "/s",
+                     nlohmann::json::parse(R"([{"op":"test","path":"/data/j","value":"no"}])"))
+          .status();
+  EXPECT_EQ(failed_test.code(), absl::StatusCode::kInvalidArgument) << failed_test;
+}
+
+TEST(StatusFromResponse, GoneMeansListAgain) {
+  absl::Status gone = StatusFromResponse("WATCH /api/v1/nodes", 410, R"({"message":"too old"})");
+  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(gone.message(), HasSubstr("list again"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/check.h"
 #include "src/testing/test_pki.h"
@@ -92,8 +93,60 @@ FakeKubeApi::FakeKubeApi() : tls_(MakeTestTls(dir_, "server-", "localhost", "fak
                   fail_status_ == 403 ? "nodes \"x\" is forbidden: User cannot patch resource"
                                       : "injected failure");
     }
+    if (request.path == "/api/v1/nodes" && request.method == "GET") {
+      if (request.has_param("watch")) {
+        int64_t from = 0;
+        absl::SimpleAtoi(request.get_param_value("resourceVersion"), &from);
+        int seconds = 60;
+        absl::SimpleAtoi(request.get_param_value("timeoutSeconds"), &seconds);
+        const absl::Time end = absl::Now() + absl::Seconds(seconds);
+        ++open_watches_;
+        response.set_chunked_content_provider(
+            "application/json", [this, from, end](size_t, httplib::DataSink& sink) mutable {
+              absl::MutexLock stream_lock(&mutex_);
+              auto pending = [&] {
+                return stopping_ || (!node_events_.empty() && node_events_.back().first > from);
+              };
+              mutex_.AwaitWithDeadline(absl::Condition(&pending),
+                                       std::min(end, absl::Now() + absl::Milliseconds(100)));
+              for (const auto& [version, event] : node_events_) {
+                if (version > from) {
+                  const std::string line = event.dump() + "\n";
+                  if (!sink.write(line.data(), line.size())) {
+                    --open_watches_;
+                    return false;
+                  }
+                  from = version;
+                }
+              }
+              if (stopping_ || absl::Now() >= end) {
+                --open_watches_;
+                sink.done();
+              }
+              return true;
+            });
+        return;
+      }
+      nlohmann::json list = {{"kind", "NodeList"},
+                             {"apiVersion", "v1"},
+                             {"metadata", {{"resourceVersion", std::to_string(resource_version_)}}},
+                             {"items", nlohmann::json::array()}};
+      for (const auto& [unused, node] : nodes_) {
+        list["items"].push_back(node);
+      }
+      response.set_content(list.dump(), "application/json");
+      return;
+    }
     if (!absl::StartsWith(request.path, kNodesPrefix)) {
-      return fail(404, "NotFound", "the server could not find the requested resource");
+      int status = 200;
+      std::string answer;
+      if (!HandleGeneric(request.method, request.path, request.get_header_value("Content-Type"),
+                         request.body, status, answer)) {
+        return fail(404, "NotFound", "the server could not find the requested resource");
+      }
+      response.status = status;
+      response.set_content(answer, "application/json");
+      return;
     }
     const std::string name(request.path.substr(kNodesPrefix.size()));
     auto node = nodes_.find(name);
@@ -123,17 +176,24 @@ FakeKubeApi::FakeKubeApi() : tls_(MakeTestTls(dir_, "server-", "localhost", "fak
       }
       node->second.merge_patch(patch);
       Bump(node->second);
+      NodeEvent("MODIFIED", node->second);
     }
     response.set_content(node->second.dump(), "application/json");
   };
   server_->Get(".*", handle);
   server_->Patch(".*", handle);
+  server_->Post(".*", handle);
+  server_->Put(".*", handle);
   port_ = server_->bind_to_any_port("127.0.0.1");
   CN_CHECK(port_ > 0);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }
 
 FakeKubeApi::~FakeKubeApi() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;  // ends open watch streams, whose threads the server joins
+  }
   server_->stop();
   thread_.join();
 }
@@ -142,6 +202,103 @@ std::string FakeKubeApi::url() const { return absl::StrCat("https://localhost:",
 
 void FakeKubeApi::Bump(nlohmann::json& node) {
   node["metadata"]["resourceVersion"] = std::to_string(++resource_version_);
+}
+
+void FakeKubeApi::NodeEvent(const std::string& type, const nlohmann::json& node) {
+  node_events_.emplace_back(resource_version_, nlohmann::json{{"type", type}, {"object", node}});
+}
+
+bool FakeKubeApi::HandleGeneric(const std::string& method, const std::string& path,
+                                const std::string& content_type, const std::string& body,
+                                int& status, std::string& answer) {
+  auto failure = [&](int code, const std::string& reason, const std::string& message) {
+    status = code;
+    answer = StatusBody(code, reason, message);
+    return true;
+  };
+  if (method == "POST") {
+    nlohmann::json object = nlohmann::json::parse(body, nullptr, false);
+    if (!object.is_object() || !object.contains("metadata") ||
+        !object["metadata"].contains("name")) {
+      return failure(400, "BadRequest", "the object has no metadata.name");
+    }
+    const std::string at = absl::StrCat(path, "/", object["metadata"]["name"].get<std::string>());
+    if (objects_.count(at) == 1) {
+      return failure(409, "AlreadyExists", absl::StrCat(at, " already exists"));
+    }
+    Bump(object);
+    objects_[at] = object;
+    status = 201;
+    answer = object.dump();
+    return true;
+  }
+  auto found = objects_.find(path);
+  if (found == objects_.end()) {
+    if (method == "GET" || method == "PUT" || method == "PATCH") {
+      return failure(404, "NotFound", absl::StrCat(path, " not found"));
+    }
+    return false;
+  }
+  nlohmann::json& object = found->second;
+  if (method == "PUT") {
+    nlohmann::json replacement = nlohmann::json::parse(body, nullptr, false);
+    if (!replacement.is_object()) {
+      return failure(400, "BadRequest", "the body is not a JSON object");
+    }
+    if (replacement.contains("metadata") && replacement["metadata"].contains("resourceVersion") &&
+        replacement["metadata"]["resourceVersion"] != object["metadata"]["resourceVersion"]) {
+      return failure(409, "Conflict",
+                     absl::StrCat("Operation cannot be fulfilled on ", path,
+                                  ": the object has been modified"));
+    }
+    object = replacement;
+    Bump(object);
+  } else if (method == "PATCH") {
+    if (content_type != "application/json-patch+json") {
+      return failure(415, "UnsupportedMediaType", "only JSON patch here");
+    }
+    nlohmann::json operations = nlohmann::json::parse(body, nullptr, false);
+    try {
+      object = object.patch(operations);
+    } catch (const nlohmann::json::exception& error) {
+      return failure(422, "Invalid", error.what());
+    }
+    Bump(object);
+  }
+  status = 200;
+  answer = object.dump();
+  return true;
+}
+
+void FakeKubeApi::PutObject(const std::string& path, nlohmann::json object) {
+  absl::MutexLock lock(&mutex_);
+  Bump(object);
+  objects_[path] = std::move(object);
+}
+
+std::optional<nlohmann::json> FakeKubeApi::Object(const std::string& path) const {
+  absl::MutexLock lock(&mutex_);
+  auto found = objects_.find(path);
+  return found == objects_.end() ? std::nullopt : std::optional<nlohmann::json>(found->second);
+}
+
+void FakeKubeApi::DeleteObject(const std::string& path) {
+  absl::MutexLock lock(&mutex_);
+  objects_.erase(path);
+}
+
+void FakeKubeApi::PutNodeObject(nlohmann::json node) {
+  absl::MutexLock lock(&mutex_);
+  const std::string name = node["metadata"]["name"].get<std::string>();
+  const bool existed = nodes_.count(name) == 1;
+  Bump(node);
+  nodes_[name] = node;
+  NodeEvent(existed ? "MODIFIED" : "ADDED", node);
+}
+
+int FakeKubeApi::OpenWatches() const {
+  absl::MutexLock lock(&mutex_);
+  return open_watches_;
 }
 
 void FakeKubeApi::SetToken(std::string token) {
@@ -177,12 +334,18 @@ void FakeKubeApi::PutNode(const std::string& name, const std::map<std::string, s
     node["metadata"]["annotations"] = annotations;
   }
   Bump(node);
+  NodeEvent(nodes_.count(name) == 1 ? "MODIFIED" : "ADDED", node);
   nodes_[name] = std::move(node);
 }
 
 void FakeKubeApi::DeleteNode(const std::string& name) {
   absl::MutexLock lock(&mutex_);
-  nodes_.erase(name);
+  auto node = nodes_.find(name);
+  if (node != nodes_.end()) {
+    ++resource_version_;
+    NodeEvent("DELETED", node->second);
+    nodes_.erase(node);
+  }
 }
 
 void FakeKubeApi::SetLabel(const std::string& name, const std::string& key,
@@ -191,6 +354,7 @@ void FakeKubeApi::SetLabel(const std::string& name, const std::string& key,
   CN_CHECK(nodes_.count(name) == 1);
   nodes_[name]["metadata"]["labels"][key] = value;
   Bump(nodes_[name]);
+  NodeEvent("MODIFIED", nodes_[name]);
 }
 
 void FakeKubeApi::RemoveLabel(const std::string& name, const std::string& key) {
@@ -198,6 +362,7 @@ void FakeKubeApi::RemoveLabel(const std::string& name, const std::string& key) {
   CN_CHECK(nodes_.count(name) == 1);
   nodes_[name]["metadata"]["labels"].erase(key);
   Bump(nodes_[name]);
+  NodeEvent("MODIFIED", nodes_[name]);
 }
 
 std::map<std::string, std::string> FakeKubeApi::Labels(const std::string& name) const {

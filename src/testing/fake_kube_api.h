@@ -1,8 +1,13 @@
 #pragma once
 
-// FakeKubeApi: a Kubernetes API server stand-in over real HTTPS, for tests of src/kube and of
-// the node agent. It serves GET and PATCH (application/merge-patch+json only) of
-// /api/v1/nodes/NAME with the API server's semantics that matter to a client: resourceVersion
+// FakeKubeApi: a Kubernetes API server stand-in over real HTTPS, for tests of src/kube, the node
+// agent and the webhook. It serves GET and PATCH (application/merge-patch+json only) of
+// /api/v1/nodes/NAME, LIST and WATCH of /api/v1/nodes (watch=1 streams the node events after
+// the given resourceVersion, one JSON line each, until timeoutSeconds), and any other object
+// path generically: GET, POST to its collection (409 AlreadyExists when the name is taken), PUT
+// (409 on a stale metadata.resourceVersion) and PATCH with application/json-patch+json (422
+// when an operation, a `test` say, fails). All with the API server's semantics that matter to
+// a client: resourceVersion
 // bumps on every change, a patch carrying a stale metadata.resourceVersion is a 409, a missing
 // node a 404 with a Status object, a wrong bearer token a 401. Tests can make it refuse (403,
 // 500...), change a node behind the client's back, delete and re-create nodes, and read every
@@ -16,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +79,16 @@ class FakeKubeApi {
   // would), so a patch carrying the resourceVersion the client read is refused with 409.
   void ChangeBeforeNextPatches(int count);
 
+  // Any object at its path ("/api/v1/namespaces/ns/secrets/name"): stored as given (the
+  // resourceVersion is set), read back, removed.
+  void PutObject(const std::string& path, nlohmann::json object);
+  std::optional<nlohmann::json> Object(const std::string& path) const;
+  void DeleteObject(const std::string& path);
+  // Creates or replaces a node given as a whole object (status included: allocatable EPC).
+  void PutNodeObject(nlohmann::json node);
+  // Watches in progress (open WATCH streams).
+  int OpenWatches() const;
+
   // Creates or replaces a node with these labels and annotations.
   void PutNode(const std::string& name, const std::map<std::string, std::string>& labels = {},
                const std::map<std::string, std::string>& annotations = {});
@@ -98,6 +114,11 @@ class FakeKubeApi {
 
  private:
   void Bump(nlohmann::json& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void NodeEvent(const std::string& type, const nlohmann::json& node)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  bool HandleGeneric(const std::string& method, const std::string& path,
+                     const std::string& content_type, const std::string& body, int& status,
+                     std::string& answer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   TempDir dir_;
   TestTlsFiles tls_;
@@ -113,6 +134,10 @@ class FakeKubeApi {
   int change_before_patches_ ABSL_GUARDED_BY(mutex_) = 0;
   int64_t resource_version_ ABSL_GUARDED_BY(mutex_) = 100;
   std::map<std::string, nlohmann::json> nodes_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::pair<int64_t, nlohmann::json>> node_events_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, nlohmann::json> objects_ ABSL_GUARDED_BY(mutex_);
+  int open_watches_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mutex_);
 };
 
