@@ -103,24 +103,39 @@ absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y) {
 }
 
 absl::StatusOr<EvpPkeyPtr> P256KeyFromPoint(absl::string_view point) {
-  // Imported as parameters rather than decoded from a SubjectPublicKeyInfo: OpenSSL 3's decoder
-  // lookup cost more than the rest of the import. The import checks that the point lies on the
-  // curve, as the decoder did.
-  char group[] = "prime256v1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<char*>(point.data()),
-                                        point.size()),
-      OSSL_PARAM_construct_end()};
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
-      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
-  EVP_PKEY* key = nullptr;
-  if (point.empty() || context == nullptr || EVP_PKEY_fromdata_init(context.get()) != 1 ||
-      EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+  // A copy of a P-256 key given the new point: OpenSSL 3's SubjectPublicKeyInfo decoder lookup
+  // cost more than the rest of the import, and importing by parameters builds the curve's group
+  // anew each time (four times what the copy costs). Setting the point checks that it lies on
+  // the curve, as the decoder did.
+  static EVP_PKEY* const kTemplate = [] {
+    // Public only: the point of a freshly generated key, imported by parameters once.
+    EvpPkeyPtr generated(EVP_EC_gen("P-256"));
+    CN_CHECK(generated != nullptr);
+    unsigned char encoded[65];
+    size_t size = 0;
+    CN_CHECK(EVP_PKEY_get_octet_string_param(generated.get(), OSSL_PKEY_PARAM_PUB_KEY, encoded,
+                                             sizeof(encoded), &size) == 1);
+    char group[] = "prime256v1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, encoded, size),
+        OSSL_PARAM_construct_end()};
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+        EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+    EVP_PKEY* key = nullptr;
+    CN_CHECK(context != nullptr && EVP_PKEY_fromdata_init(context.get()) == 1 &&
+             EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params) == 1);
+    return key;
+  }();
+  EvpPkeyPtr key(EVP_PKEY_dup(kTemplate));
+  CN_CHECK(key != nullptr);
+  if (point.empty() ||
+      EVP_PKEY_set1_encoded_public_key(key.get(), reinterpret_cast<const uint8_t*>(point.data()),
+                                       point.size()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
   }
-  return EvpPkeyPtr(key);
+  return key;
 }
 
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature) {
