@@ -21,6 +21,9 @@ struct ValidityWindow {
   std::string what;
   absl::Time from;
   absl::Time until;
+  // A certificate's window names its subject too, composed only for a window that does not hold
+  // (a subject's text costs more than the rest of the window).
+  CertificatePtr certificate = nullptr;
 };
 
 struct Verifier::AttestationKey {
@@ -103,15 +106,16 @@ std::string SerialKey(const ASN1_INTEGER* serial) {
 
 std::string Subject(X509* cert) { return NameText(X509_get_subject_name(cert)); }
 
-absl::Status AddCertificateWindow(X509* cert, absl::string_view what,
+absl::Status AddCertificateWindow(const CertificatePtr& certificate, absl::string_view what,
                                   std::vector<ValidityWindow>* windows) {
+  X509* cert = certificate->x509();
   absl::StatusOr<absl::Time> from = ToTime(X509_get0_notBefore(cert));
   absl::StatusOr<absl::Time> until = ToTime(X509_get0_notAfter(cert));
   if (!from.ok() || !until.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " (", Subject(cert), ") has an unreadable validity period"));
   }
-  windows->push_back(ValidityWindow{absl::StrCat(what, " (", Subject(cert), ")"), *from, *until});
+  windows->push_back(ValidityWindow{std::string(what), *from, *until, certificate});
   return absl::OkStatus();
 }
 
@@ -198,8 +202,8 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
           (flags & EXFLAG_INVALID) != 0 ? "a malformed extension"
                                         : "a critical extension this verifier does not know"));
     }
-    RETURN_IF_ERROR(AddCertificateWindow(certs[i]->x509(),
-                                         absl::StrCat(what, " certificate ", i + 1), windows));
+    RETURN_IF_ERROR(
+        AddCertificateWindow(certs[i], absl::StrCat(what, " certificate ", i + 1), windows));
   }
   // The first certificate signs (the QE report, or TCB Info / QE Identity); when it restricts its
   // key's use, signing must be among the uses.
@@ -209,7 +213,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
                      ") has a keyUsage without digitalSignature, so its key may not sign"));
   }
   if (!root_in_chain) {
-    RETURN_IF_ERROR(AddCertificateWindow(anchor.certificate(), "trusted root", windows));
+    RETURN_IF_ERROR(AddCertificateWindow(anchor.root(), "trusted root", windows));
   }
   return below_root;
 }
@@ -823,7 +827,11 @@ Step CheckValidityWindows(const Verifier::VerifiedChain& chain,
     if (options.at < window.from || options.at > window.until) {
       *expired = true;
       expired_message =
-          absl::StrCat(window.what, " is not valid at ", TimeText(options.at), " (valid from ",
+          absl::StrCat(window.what,
+                       window.certificate != nullptr
+                           ? absl::StrCat(" (", Subject(window.certificate->x509()), ")")
+                           : "",
+                       " is not valid at ", TimeText(options.at), " (valid from ",
                        TimeText(window.from), " until ", TimeText(window.until), ")");
     }
   };
