@@ -26,7 +26,7 @@ absl::StatusOr<Json> ParseJsonObject(absl::string_view text, absl::string_view w
 }
 
 // Where a value sits in the document ("tcbInfo.tcbLevels[3].tcb"), composed into text only
-// when an error names it: building every path eagerly was a third of parsing a TCB Info. A Path
+// when an error names it: building every path eagerly cost a sixth of parsing a TCB Info. A Path
 // points to its parent's, which must outlive it (each is a local of the enclosing parse step).
 class Path {
  public:
