@@ -47,18 +47,28 @@ void AppendDerInteger(const uint8_t* value, size_t size, std::string* out) {
 // the caller until someone types. Certificates are never encrypted, so there is no passphrase.
 int NoPassphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/, void* /*user_data*/) { return -1; }
 
+// SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 fetch the implementation on every use.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    CN_CHECK(fetched != nullptr);
+    return fetched;
+  }();
+  return md;
+}
+
 }  // namespace
 
 Sha256Digest Sha256(absl::string_view data) {
   Sha256Digest digest;
   unsigned int size = 0;
-  CN_CHECK(EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) == 1);
+  CN_CHECK(EVP_Digest(data.data(), data.size(), digest.data(), &size, Sha256Md(), nullptr) == 1);
   return digest;
 }
 
 Sha256Hasher::Sha256Hasher() : context_(EVP_MD_CTX_new()) {
   CN_CHECK(context_ != nullptr);
-  CN_CHECK(EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) == 1);
+  CN_CHECK(EVP_DigestInit_ex(context_, Sha256Md(), nullptr) == 1);
 }
 
 Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(context_); }
@@ -86,26 +96,46 @@ absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key has ", x_and_y.size(), " bytes, expected 64"));
   }
-  // Imported as parameters rather than decoded from a SubjectPublicKeyInfo: OpenSSL 3's decoder
-  // lookup cost more than the rest of the import. The import checks that the point lies on the
-  // curve, as the decoder did.
-  unsigned char point[65];
+  char point[65];
   point[0] = 0x04;  // uncompressed
   std::memcpy(point + 1, x_and_y.data(), 64);
-  char group[] = "prime256v1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
-      OSSL_PARAM_construct_end()};
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
-      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
-  EVP_PKEY* key = nullptr;
-  if (context == nullptr || EVP_PKEY_fromdata_init(context.get()) != 1 ||
-      EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+  return P256KeyFromPoint(absl::string_view(point, sizeof(point)));
+}
+
+absl::StatusOr<EvpPkeyPtr> P256KeyFromPoint(absl::string_view point) {
+  // A copy of a P-256 key given the new point: OpenSSL 3's SubjectPublicKeyInfo decoder lookup
+  // cost more than the rest of the import, and importing by parameters builds the curve's group
+  // anew each time (four times what the copy costs). Setting the point checks that it lies on
+  // the curve, as the decoder did.
+  static EVP_PKEY* const kTemplate = [] {
+    // Public only: the point of a freshly generated key, imported by parameters once.
+    EvpPkeyPtr generated(EVP_EC_gen("P-256"));
+    CN_CHECK(generated != nullptr);
+    unsigned char encoded[65];
+    size_t size = 0;
+    CN_CHECK(EVP_PKEY_get_octet_string_param(generated.get(), OSSL_PKEY_PARAM_PUB_KEY, encoded,
+                                             sizeof(encoded), &size) == 1);
+    char group[] = "prime256v1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, encoded, size),
+        OSSL_PARAM_construct_end()};
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+        EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), &EVP_PKEY_CTX_free);
+    EVP_PKEY* key = nullptr;
+    CN_CHECK(context != nullptr && EVP_PKEY_fromdata_init(context.get()) == 1 &&
+             EVP_PKEY_fromdata(context.get(), &key, EVP_PKEY_PUBLIC_KEY, params) == 1);
+    return key;
+  }();
+  EvpPkeyPtr key(EVP_PKEY_dup(kTemplate));
+  CN_CHECK(key != nullptr);
+  if (point.empty() ||
+      EVP_PKEY_set1_encoded_public_key(key.get(), reinterpret_cast<const uint8_t*>(point.data()),
+                                       point.size()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
   }
-  return EvpPkeyPtr(key);
+  return key;
 }
 
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature) {
@@ -120,25 +150,28 @@ bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_vi
   AppendDerInteger(raw, 32, &der);
   AppendDerInteger(raw + 32, 32, &der);
   der[1] = static_cast<char>(der.size() - 2);
+  return VerifyEcdsaSha256Der(key, message, der);
+}
 
-  std::unique_ptr<EVP_MD_CTX, MdContextDeleter> context(EVP_MD_CTX_new());
-  if (context == nullptr ||
-      EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
-    ERR_clear_error();
+bool VerifyEcdsaSha256Der(EVP_PKEY* key, absl::string_view message,
+                          absl::string_view der_signature) {
+  if (key == nullptr) {
     return false;
   }
+  // The digest is taken with the pre-fetched SHA-256 and the key context verifies the digest:
+  // EVP_DigestVerifyInit would fetch SHA-256 again (and the provider once more) on every call.
+  const Sha256Digest digest = Sha256(message);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr), &EVP_PKEY_CTX_free);
   const int result =
-      EVP_DigestVerify(context.get(), reinterpret_cast<const uint8_t*>(der.data()), der.size(),
-                       reinterpret_cast<const uint8_t*>(message.data()), message.size());
+      context != nullptr && EVP_PKEY_verify_init(context.get()) == 1
+          ? EVP_PKEY_verify(context.get(), reinterpret_cast<const uint8_t*>(der_signature.data()),
+                            der_signature.size(), digest.data(), digest.size())
+          : 0;
   if (result != 1) {
     ERR_clear_error();
   }
   return result == 1;
-}
-
-absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
-                                                          absl::string_view what) {
-  return ParsePemCertificates(pem, what, KnownCertificate{});
 }
 
 std::string Base64(absl::string_view bytes) {
@@ -150,10 +183,6 @@ std::string Base64(absl::string_view bytes) {
   return out;
 }
 
-namespace {
-
-// Whether the base64 body of a PEM block (between its BEGIN and END lines), line breaks aside,
-// is exactly `base64`.
 bool PemBodyEquals(absl::string_view body, absl::string_view base64) {
   size_t next = 0;
   for (char c : body) {
@@ -168,12 +197,9 @@ bool PemBodyEquals(absl::string_view body, absl::string_view base64) {
   return next == base64.size();
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
-                                                          absl::string_view what,
-                                                          const KnownCertificate& known) {
-  std::vector<X509Ptr> certs;
+absl::StatusOr<std::vector<PemBlock>> PemCertificateBlocks(absl::string_view pem,
+                                                           absl::string_view what) {
+  std::vector<PemBlock> blocks;
   constexpr absl::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   constexpr absl::string_view kEnd = "-----END CERTIFICATE-----";
   size_t position = 0;
@@ -185,23 +211,33 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
     const size_t end = pem.find(kEnd, begin);
     if (end == absl::string_view::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": certificate ", certs.size() + 1, " has no END CERTIFICATE line"));
+          absl::StrCat(what, ": certificate ", blocks.size() + 1, " has no END CERTIFICATE line"));
     }
     const absl::string_view block = pem.substr(begin, end + kEnd.size() - begin);
     if (block.size() > kMaxPemCertificateSize) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, ": certificate ", certs.size() + 1, " is a PEM block of ", block.size(),
+          what, ": certificate ", blocks.size() + 1, " is a PEM block of ", block.size(),
           " bytes, more than any certificate (at most ", kMaxPemCertificateSize, ")"));
     }
-    if (known.cert != nullptr &&
-        PemBodyEquals(pem.substr(begin + kBegin.size(), end - begin - kBegin.size()),
-                      known.base64)) {
-      CN_CHECK(X509_up_ref(known.cert) == 1);
-      certs.push_back(X509Ptr(known.cert));
-      position = end + kEnd.size();
-      continue;
-    }
-    BioPtr bio(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
+    blocks.push_back(
+        PemBlock{block, pem.substr(begin + kBegin.size(), end - begin - kBegin.size())});
+    position = end + kEnd.size();
+  }
+  if (blocks.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": no PEM certificate found"));
+  }
+  return blocks;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
+                                                          absl::string_view what) {
+  absl::StatusOr<std::vector<PemBlock>> blocks = PemCertificateBlocks(pem, what);
+  if (!blocks.ok()) {
+    return blocks.status();
+  }
+  std::vector<X509Ptr> certs;
+  for (const PemBlock& block : *blocks) {
+    BioPtr bio(BIO_new_mem_buf(block.block.data(), static_cast<int>(block.block.size())));
     CN_CHECK(bio != nullptr);
     X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
     if (cert == nullptr) {
@@ -209,10 +245,6 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
           what, ": certificate ", certs.size() + 1, " does not parse (", TakeOpenSslErrors(), ")"));
     }
     certs.push_back(std::move(cert));
-    position = end + kEnd.size();
-  }
-  if (certs.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": no PEM certificate found"));
   }
   return certs;
 }

@@ -57,15 +57,34 @@ class Sha256Hasher {
 // An EC P-256 public key from the quote's raw X||Y encoding. InvalidArgument when the point is
 // not on the curve.
 absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y);
+// The same from an X9.62 point encoding (0x04 || X || Y, or compressed), as a certificate's
+// SubjectPublicKeyInfo holds it. InvalidArgument when it is not a point on the curve.
+absl::StatusOr<EvpPkeyPtr> P256KeyFromPoint(absl::string_view point);
 
 // Whether `signature` (raw r||s, 64 bytes) is a valid ECDSA-SHA256 signature of `message` under
 // `key`. Any malformed input (wrong size, zero r or s, key of another type) is simply "false".
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature);
+// The same with the signature as a DER ECDSA-Sig-Value (as certificates and CRLs carry it).
+bool VerifyEcdsaSha256Der(EVP_PKEY* key, absl::string_view message,
+                          absl::string_view der_signature);
 
 // The largest PEM certificate block accepted. Real certificates take about a kilobyte; the limit
 // keeps untrusted blocks far below OpenSSL's int lengths (a BIO over 2 GiB or more would read
 // past the input).
 inline constexpr size_t kMaxPemCertificateSize = size_t{1} << 20;
+
+// One "-----BEGIN CERTIFICATE-----" block of a PEM text: the whole block, and its base64 body
+// (the text between the BEGIN and END lines).
+struct PemBlock {
+  absl::string_view block;
+  absl::string_view body;
+};
+// The certificate blocks of `pem`, in order, under the rules of ParsePemCertificates below (the
+// same messages, without decoding them).
+absl::StatusOr<std::vector<PemBlock>> PemCertificateBlocks(absl::string_view pem,
+                                                           absl::string_view what);
+// Whether a PEM body, line breaks aside, is exactly `base64`.
+bool PemBodyEquals(absl::string_view body, absl::string_view base64);
 
 // Certificates from concatenated PEM blocks, in order. Text outside the blocks (and trailing NUL
 // bytes, which quotes carry) is ignored. InvalidArgument when no block is found, one is larger
@@ -74,18 +93,7 @@ inline constexpr size_t kMaxPemCertificateSize = size_t{1} << 20;
 absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
                                                           absl::string_view what);
 
-// A certificate already parsed (the trust anchor's), with the base64 of its DER (no line breaks).
-struct KnownCertificate {
-  X509* cert = nullptr;
-  absl::string_view base64;
-};
-// The same, except that a block whose base64 text is exactly `known`'s (the same DER bytes)
-// yields `known.cert` itself (one more reference) instead of another parse: decoding a
-// certificate costs OpenSSL 3 its key decoder lookup, and every Intel chain repeats the root.
-absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(absl::string_view pem,
-                                                          absl::string_view what,
-                                                          const KnownCertificate& known);
-// Base64 of bytes, without line breaks (KnownCertificate::base64).
+// Base64 of bytes, without line breaks.
 std::string Base64(absl::string_view bytes);
 absl::StatusOr<X509Ptr> ParseDerCertificate(absl::string_view der, absl::string_view what);
 // A certificate in PEM or DER, whichever the bytes are.

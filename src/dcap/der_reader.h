@@ -43,6 +43,9 @@ class DerReader {
   absl::StatusOr<DerReader> ReadConstructed(uint8_t tag, absl::string_view field);
 
   bool at_end() const { return reader_.at_end(); }
+  // The bytes not read yet (so a caller can take a whole TLV, header included: the rest before a
+  // read minus the rest after it).
+  absl::string_view rest() const { return reader_.rest(); }
   absl::Status Error(absl::string_view what) const { return reader_.Error(what); }
 
  private:

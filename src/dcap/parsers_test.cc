@@ -270,5 +270,25 @@ TEST(TcbInfoTest, NamesTheFieldThatIsWrong) {
   EXPECT_THAT(ParseTcbStatus("Fine").status().message(), HasSubstr("unknown TCB status"));
 }
 
+TEST(TcbInfoTest, NamesTheFullPathOfAFieldDeepInsideTheLevels) {
+  // Paths are composed only when an error names them; they must still be the whole path.
+  testing::TcbInfoSpec spec;
+  spec.version = 3;
+  spec.issue_date = testing::TestTime("2025-07-01T00:00:00Z");
+  spec.next_update = testing::TestTime("2025-07-15T00:00:00Z");
+  spec.levels = {{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, 11, "UpToDate", {}},
+                 {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, 10, "OutOfDate", {}}};
+  nlohmann::json json = nlohmann::json::parse(testing::TcbInfoJson(spec));
+  json["tcbLevels"][1]["tcb"]["sgxtcbcomponents"][3]["svn"] = 300;
+  EXPECT_THAT(ParseTcbInfo(json.dump()).status().message(),
+              HasSubstr("tcbInfo.tcbLevels[1].tcb.sgxtcbcomponents[3].svn is 300, outside 0..255"));
+  json["tcbLevels"][1]["tcb"]["sgxtcbcomponents"][3] = 7;
+  EXPECT_THAT(ParseTcbInfo(json.dump()).status().message(),
+              HasSubstr("tcbInfo.tcbLevels[1].tcb.sgxtcbcomponents[3] is not an object"));
+  json["tcbLevels"][0]["tcbStatus"] = "Fine";
+  EXPECT_THAT(ParseTcbInfo(json.dump()).status().message(),
+              HasSubstr("tcbInfo.tcbLevels[0].tcbStatus is an unknown TCB status \"Fine\""));
+}
+
 }  // namespace
 }  // namespace cn::dcap

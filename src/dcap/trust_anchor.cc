@@ -6,19 +6,30 @@
 
 namespace cn::dcap {
 
-TrustAnchor::TrustAnchor(std::shared_ptr<X509> certificate)
-    : certificate_(std::move(certificate)),
-      public_key_der_(PublicKeyDer(X509_get0_pubkey(certificate_.get()))),
-      base64_(Base64(CertificateDer(certificate_.get()))) {}
+TrustAnchor::TrustAnchor(CertificatePtr root)
+    : root_(std::move(root)),
+      public_key_der_(CertificateKeyDer(root_->x509())),
+      base64_(Base64(root_->der())) {}
+
+absl::StatusOr<TrustAnchor> TrustAnchor::FromDer(std::string der, absl::string_view what) {
+  absl::StatusOr<CertificatePtr> root = Certificate::FromDer(std::move(der), what);
+  if (!root.ok()) {
+    return root.status();
+  }
+  return TrustAnchor(*std::move(root));
+}
 
 TrustAnchor TrustAnchor::IntelSgxRoot() {
-  absl::StatusOr<X509Ptr> cert = ParseDerCertificate(
-      AsView(kIntelSgxRootCaDer, kIntelSgxRootCaDerSize), "built-in Intel SGX Root CA");
-  CN_CHECK(cert.ok());
-  return TrustAnchor(std::shared_ptr<X509>(cert->release(), X509Deleter()));
+  absl::StatusOr<TrustAnchor> anchor =
+      FromDer(std::string(AsView(kIntelSgxRootCaDer, kIntelSgxRootCaDerSize)),
+              "built-in Intel SGX Root CA");
+  CN_CHECK(anchor.ok());
+  return *std::move(anchor);
 }
 
 absl::StatusOr<TrustAnchor> TrustAnchor::FromCertificate(absl::string_view pem_or_der) {
+  // Read as any certificate first (PEM or DER, with the usual messages), then decoded the way
+  // the verifier decodes chains, which refuses a key that is not EC P-256.
   absl::StatusOr<X509Ptr> cert = ParseCertificate(pem_or_der, "root CA certificate");
   if (!cert.ok()) {
     return cert.status();
@@ -27,7 +38,7 @@ absl::StatusOr<TrustAnchor> TrustAnchor::FromCertificate(absl::string_view pem_o
   if (key == nullptr || !EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_bits(key) != 256) {
     return absl::InvalidArgumentError("root CA certificate: the key is not an EC P-256 key");
   }
-  return TrustAnchor(std::shared_ptr<X509>(cert->release(), X509Deleter()));
+  return FromDer(CertificateDer(cert->get()), "root CA certificate");
 }
 
 bool TrustAnchor::HasKey(EVP_PKEY* key) const {
@@ -36,8 +47,6 @@ bool TrustAnchor::HasKey(EVP_PKEY* key) const {
 
 bool TrustAnchor::IsKeyOf(X509* cert) const { return CertificateKeyDer(cert) == public_key_der_; }
 
-bool TrustAnchor::IsCertificate(X509* cert) const {
-  return X509_cmp(cert, certificate_.get()) == 0;
-}
+bool TrustAnchor::IsCertificate(X509* cert) const { return X509_cmp(cert, root_->x509()) == 0; }
 
 }  // namespace cn::dcap

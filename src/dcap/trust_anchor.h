@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/dcap/certificate.h"
 #include "src/dcap/crypto.h"
 
 namespace cn::dcap {
@@ -28,8 +29,11 @@ class TrustAnchor {
   // bytes are not exactly one certificate or its key is not an EC P-256 key.
   static absl::StatusOr<TrustAnchor> FromCertificate(absl::string_view pem_or_der);
 
-  X509* certificate() const { return certificate_.get(); }
-  EVP_PKEY* public_key() const { return X509_get0_pubkey(certificate_.get()); }
+  // The root as the verifier decodes certificates (certificate.h: the X509 has no EVP_PKEY of
+  // its own; public_key() is the key).
+  const CertificatePtr& root() const { return root_; }
+  X509* certificate() const { return root_->x509(); }
+  EVP_PKEY* public_key() const { return root_->key(); }
   // DER SubjectPublicKeyInfo of the root key: what matching compares.
   const std::string& public_key_der() const { return public_key_der_; }
   bool HasKey(EVP_PKEY* key) const;
@@ -37,13 +41,15 @@ class TrustAnchor {
   bool IsKeyOf(X509* cert) const;
   // Whether `cert` is byte for byte the anchor's own certificate.
   bool IsCertificate(X509* cert) const;
-  // The anchor's certificate for ParsePemCertificates to reuse when a chain repeats it.
-  KnownCertificate known() const { return KnownCertificate{certificate_.get(), base64_}; }
+  // Base64 of the certificate's DER (no line breaks), for DecodePemCertificates to reuse root()
+  // when a chain repeats it.
+  const std::string& base64() const { return base64_; }
 
  private:
-  explicit TrustAnchor(std::shared_ptr<X509> certificate);
+  explicit TrustAnchor(CertificatePtr root);
+  static absl::StatusOr<TrustAnchor> FromDer(std::string der, absl::string_view what);
 
-  std::shared_ptr<X509> certificate_;
+  CertificatePtr root_;
   std::string public_key_der_;
   std::string base64_;  // of the certificate's DER
 };

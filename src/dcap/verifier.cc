@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/common/status_macros.h"
+#include "src/dcap/certificate.h"
 
 namespace cn::dcap {
 
@@ -20,6 +21,9 @@ struct ValidityWindow {
   std::string what;
   absl::Time from;
   absl::Time until;
+  // A certificate's window names its subject too, composed only for a window that does not hold
+  // (a subject's text costs more than the rest of the window).
+  CertificatePtr certificate = nullptr;
 };
 
 struct Verifier::AttestationKey {
@@ -29,7 +33,7 @@ struct Verifier::AttestationKey {
 struct Verifier::VerifiedChain {
   // Set when the chain cannot even give a leaf key: nothing else below is meaningful.
   std::optional<Rejection> parse_error;
-  std::vector<X509Ptr> certs;
+  std::vector<CertificatePtr> certs;
   std::string leaf_key_der;
   // Set when the chain does not lead to the anchor or the leaf is not a PCK certificate.
   std::optional<Rejection> trust_error;
@@ -102,15 +106,16 @@ std::string SerialKey(const ASN1_INTEGER* serial) {
 
 std::string Subject(X509* cert) { return NameText(X509_get_subject_name(cert)); }
 
-absl::Status AddCertificateWindow(X509* cert, absl::string_view what,
+absl::Status AddCertificateWindow(const CertificatePtr& certificate, absl::string_view what,
                                   std::vector<ValidityWindow>* windows) {
+  X509* cert = certificate->x509();
   absl::StatusOr<absl::Time> from = ToTime(X509_get0_notBefore(cert));
   absl::StatusOr<absl::Time> until = ToTime(X509_get0_notAfter(cert));
   if (!from.ok() || !until.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " (", Subject(cert), ") has an unreadable validity period"));
   }
-  windows->push_back(ValidityWindow{absl::StrCat(what, " (", Subject(cert), ")"), *from, *until});
+  windows->push_back(ValidityWindow{std::string(what), *from, *until, certificate});
   return absl::OkStatus();
 }
 
@@ -124,16 +129,17 @@ bool KeyUsageAllows(X509* cert, uint32_t usage) {
 // Verifies certs[0] <- certs[1] <- ... <- the anchor, where the last certificate may be the root
 // itself (any encoding of the anchor's key). Returns how many certificates precede the root, and
 // adds every certificate's validity window. Errors are messages for the caller's code.
-absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
+absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& certs,
                                            const TrustAnchor& anchor, absl::string_view what,
                                            std::vector<ValidityWindow>* windows) {
   const size_t count = certs.size();
-  const bool root_in_chain = anchor.IsKeyOf(certs[count - 1].get());
+  const bool root_in_chain = anchor.IsKeyOf(certs[count - 1]->x509());
   const size_t below_root = root_in_chain ? count - 1 : count;
   if (below_root == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
   }
-  X509* last = certs[count - 1].get();
+  const Certificate& last_certificate = *certs[count - 1];
+  X509* last = last_certificate.x509();
   if (!root_in_chain &&
       X509_NAME_cmp(X509_get_issuer_name(last), X509_get_subject_name(last)) == 0) {
     return absl::InvalidArgumentError(
@@ -143,15 +149,13 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
   // A root that is the anchor's own certificate, byte for byte, carries the anchor's own
   // self-signature: checking it again proves nothing (and cost one ECDSA per chain).
   if (root_in_chain && !anchor.IsCertificate(last)) {
-    X509* root = last;
-    if (X509_verify(root, anchor.public_key()) != 1) {
-      ERR_clear_error();
+    if (!last_certificate.SignatureVerifiesWith(anchor.public_key())) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": the root certificate's self-signature does not verify"));
     }
   }
   for (size_t i = 0; i < below_root; ++i) {
-    X509* cert = certs[i].get();
+    X509* cert = certs[i]->x509();
     // The root may only end the chain: repeated in the middle, it would pass for the
     // intermediate CA (or the signer) and so be held to the wrong CRL and role.
     if (anchor.IsKeyOf(cert)) {
@@ -159,7 +163,8 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
           absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert),
                        ") carries the trusted root's key, but the root may only end the chain"));
     }
-    X509* issuer = i + 1 < count ? certs[i + 1].get() : anchor.certificate();
+    const Certificate& issuer_certificate = i + 1 < count ? *certs[i + 1] : *anchor.root();
+    X509* issuer = issuer_certificate.x509();
     if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0) {
       if (i + 1 == count) {
         return absl::InvalidArgumentError(
@@ -179,8 +184,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
           absl::StrCat(what, ": issuer ", Subject(issuer),
                        " is not a CA certificate (it needs basicConstraints with cA TRUE)"));
     }
-    if (X509_verify(cert, X509_get0_pubkey(issuer)) != 1) {
-      ERR_clear_error();
+    if (!certs[i]->SignatureVerifiesWith(issuer_certificate.key())) {
       const bool by_root = issuer == anchor.certificate() || i + 2 == count;
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": the signature of certificate ", i + 1, " (", Subject(cert),
@@ -191,25 +195,25 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<X509Ptr>& certs,
   for (size_t i = 0; i < count; ++i) {
     // RFC 5280 4.2: a certificate with a critical extension we do not process must be refused;
     // a malformed extension (OpenSSL flags both) is no better.
-    const uint32_t flags = X509_get_extension_flags(certs[i].get());
+    const uint32_t flags = X509_get_extension_flags(certs[i]->x509());
     if ((flags & (EXFLAG_CRITICAL | EXFLAG_INVALID)) != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, ": certificate ", i + 1, " (", Subject(certs[i].get()), ") has ",
+          what, ": certificate ", i + 1, " (", Subject(certs[i]->x509()), ") has ",
           (flags & EXFLAG_INVALID) != 0 ? "a malformed extension"
                                         : "a critical extension this verifier does not know"));
     }
     RETURN_IF_ERROR(
-        AddCertificateWindow(certs[i].get(), absl::StrCat(what, " certificate ", i + 1), windows));
+        AddCertificateWindow(certs[i], absl::StrCat(what, " certificate ", i + 1), windows));
   }
   // The first certificate signs (the QE report, or TCB Info / QE Identity); when it restricts its
   // key's use, signing must be among the uses.
-  if (!KeyUsageAllows(certs[0].get(), KU_DIGITAL_SIGNATURE)) {
+  if (!KeyUsageAllows(certs[0]->x509(), KU_DIGITAL_SIGNATURE)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": certificate 1 (", Subject(certs[0].get()),
+        absl::StrCat(what, ": certificate 1 (", Subject(certs[0]->x509()),
                      ") has a keyUsage without digitalSignature, so its key may not sign"));
   }
   if (!root_in_chain) {
-    RETURN_IF_ERROR(AddCertificateWindow(anchor.certificate(), "trusted root", windows));
+    RETURN_IF_ERROR(AddCertificateWindow(anchor.root(), "trusted root", windows));
   }
   return below_root;
 }
@@ -241,7 +245,7 @@ absl::flat_hash_set<std::string> RevokedSerials(X509_CRL* crl) {
 
 // A verified TCB signing certificate (shared between TCB Info and QE Identity when both name the
 // same chain, as Intel's collateral does).
-using SharedX509 = std::shared_ptr<X509>;
+using SharedX509 = CertificatePtr;
 
 // Verifies a signing chain (TCB Info or QE Identity) up to the anchor: one certificate issued by
 // the root itself, not a CA, not revoked by the root CA CRL. Returns the signing certificate and
@@ -251,10 +255,10 @@ absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl:
                                               const absl::flat_hash_set<std::string>& root_revoked,
                                               std::vector<ValidityWindow>* windows) {
   const std::string chain_name = absl::StrCat(what, " signing chain");
-  ASSIGN_OR_RETURN(std::vector<X509Ptr> certs,
-                   ParsePemCertificates(chain_pem, chain_name, anchor.known()));
+  ASSIGN_OR_RETURN(std::vector<CertificatePtr> certs,
+                   DecodePemCertificates(chain_pem, chain_name, anchor.root(), anchor.base64()));
   ASSIGN_OR_RETURN(size_t below_root, VerifyChainToAnchor(certs, anchor, chain_name, windows));
-  X509* signer = certs[0].get();
+  X509* signer = certs[0]->x509();
   if (below_root != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         chain_name, ": the signing certificate must be issued by the root CA itself, but ",
@@ -269,7 +273,7 @@ absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl:
                                                    Subject(signer), ", serial ", SerialHex(signer),
                                                    ") is revoked by the root CA CRL"));
   }
-  return SharedX509(certs[0].release(), X509Deleter());
+  return certs[0];
 }
 
 // Verifies one signed JSON document (TCB Info or QE Identity): its signing chain (unless
@@ -298,9 +302,10 @@ std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl:
     status = absl::InvalidArgumentError(
         absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
   }
-  if (status.ok() && !VerifyEcdsaSha256(X509_get0_pubkey(signer->get()), text, signature)) {
-    status = absl::InvalidArgumentError(absl::StrCat(
-        what, " signature does not verify over its text with the key of ", Subject(signer->get())));
+  if (status.ok() && !VerifyEcdsaSha256((*signer)->key(), text, signature)) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat(what, " signature does not verify over its text with the key of ",
+                     Subject((*signer)->x509())));
   }
   if (status.ok()) {
     absl::StatusOr<Document> parsed = parse(text);
@@ -429,8 +434,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return cached;
   }
   auto chain = std::make_shared<VerifiedChain>();
-  absl::StatusOr<std::vector<X509Ptr>> certs =
-      ParsePemCertificates(pem, "PCK chain", anchor_.known());
+  absl::StatusOr<std::vector<CertificatePtr>> certs =
+      DecodePemCertificates(pem, "PCK chain", anchor_.root(), anchor_.base64());
   // Only chains that verify are kept: the rest are the sender's choice, any size and any
   // number of them, and keeping them would let hostile quotes pin memory (a bounded count of
   // unbounded entries). Rebuilding a failing chain costs its own sender the parse.
@@ -440,14 +445,14 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return chain;
   }
   chain->certs = *std::move(certs);
-  chain->leaf_key_der = CertificateKeyDer(chain->certs[0].get());
+  chain->leaf_key_der = CertificateKeyDer(chain->certs[0]->x509());
   if (chain->leaf_key_der.empty()) {
     chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
                                 "PCK chain: the leaf certificate's key is unreadable");
     return chain;
   }
   auto trust = [&]() -> absl::Status {
-    const std::vector<X509Ptr>& list = chain->certs;
+    const std::vector<CertificatePtr>& list = chain->certs;
     ASSIGN_OR_RETURN(size_t below_root,
                      VerifyChainToAnchor(list, anchor_, "PCK chain", &chain->windows));
     if (below_root != 2) {
@@ -455,8 +460,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
           "PCK chain: expected the PCK certificate and one intermediate CA below the root, found ",
           below_root, " certificate(s)"));
     }
-    X509* leaf = list[0].get();
-    X509* intermediate = list[1].get();
+    X509* leaf = list[0]->x509();
+    X509* intermediate = list[1]->x509();
     if (X509_check_ca(leaf) != 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("PCK chain: the leaf (", Subject(leaf), ") is a CA certificate"));
@@ -497,8 +502,7 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
                                                      NameText(X509_CRL_get_issuer(crl.get())),
                                                      ", not by the trusted root ", Subject(root)));
     }
-    if (X509_CRL_verify(crl.get(), anchor_.public_key()) != 1) {
-      ERR_clear_error();
+    if (!CrlSignatureVerifiesWith(parts.root_ca_crl, anchor_.public_key())) {
       return absl::InvalidArgumentError(
           "root CA CRL signature does not verify with the trusted root's key");
     }
@@ -823,7 +827,11 @@ Step CheckValidityWindows(const Verifier::VerifiedChain& chain,
     if (options.at < window.from || options.at > window.until) {
       *expired = true;
       expired_message =
-          absl::StrCat(window.what, " is not valid at ", TimeText(options.at), " (valid from ",
+          absl::StrCat(window.what,
+                       window.certificate != nullptr
+                           ? absl::StrCat(" (", Subject(window.certificate->x509()), ")")
+                           : "",
+                       " is not valid at ", TimeText(options.at), " (valid from ",
                        TimeText(window.from), " until ", TimeText(window.until), ")");
     }
   };
@@ -928,7 +936,7 @@ std::optional<Rejection> Verifier::CheckQeReportSignature(Context& context) cons
     return std::string(AsView(digest));
   }();
   if (!CachedSignatureFact(qe_fact, [&] {
-        return VerifyEcdsaSha256(X509_get0_pubkey(chain.certs[0].get()), quote.qe_report_bytes,
+        return VerifyEcdsaSha256(chain.certs[0]->key(), quote.qe_report_bytes,
                                  AsView(quote.qe_report_signature));
       })) {
     return Reject(ErrorCode::kInvalidQeReportSignature,
@@ -949,7 +957,7 @@ std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
   if (verified.pck_crl_error) {
     return verified.pck_crl_error;
   }
-  X509* leaf = chain.certs[0].get();
+  X509* leaf = chain.certs[0]->x509();
   X509_CRL* pck_crl = verified.pck_crl.get();
   if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
     return Reject(ErrorCode::kInvalidCrl,
@@ -965,15 +973,13 @@ std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
     const Sha256Digest digest = hasher.Finish();
     return std::string(AsView(digest));
   }();
-  if (!KeyUsageAllows(chain.certs[1].get(), KU_CRL_SIGN)) {
+  if (!KeyUsageAllows(chain.certs[1]->x509(), KU_CRL_SIGN)) {
     return Reject(ErrorCode::kInvalidCrl,
                   absl::StrCat("the PCK certificate's issuer (", chain.intermediate_subject,
                                ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
   }
   if (!CachedSignatureFact(crl_fact, [&] {
-        const bool ok = X509_CRL_verify(pck_crl, X509_get0_pubkey(chain.certs[1].get())) == 1;
-        ERR_clear_error();
-        return ok;
+        return CrlSignatureVerifiesWith(context.collateral.parts().pck_crl, chain.certs[1]->key());
       })) {
     return Reject(ErrorCode::kInvalidCrl,
                   "PCK CRL signature does not verify with the key of the PCK certificate's issuer");

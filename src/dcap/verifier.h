@@ -14,8 +14,9 @@
 //   4. the PCK chain (from the quote's type-5 certification data, or options.pck_chain_pem) parses,
 //      and the QE report signature verifies with the PCK leaf key  -> invalid_qe_report_signature
 //   5. PCK chain: leaf <- one intermediate CA <- trust anchor (matched by key, and only at the
-//      end), basicConstraints cA on every issuer, SGX extension present and well-formed
-//                                                                    -> untrusted_pck_chain
+//      end), basicConstraints cA on every issuer, SGX extension present and well-formed; every
+//      certificate (here and in the signing chains) EC P-256, signed ecdsa-with-SHA256
+//      (certificate.h)                                               -> untrusted_pck_chain
 //   6. root CA CRL (issued and signed by the anchor) and PCK CRL (issued and signed by the PCK
 //      leaf's issuer) parse and verify                               -> invalid_crl
 //      a revoked intermediate or PCK leaf                            -> pck_revoked

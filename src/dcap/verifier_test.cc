@@ -410,7 +410,9 @@ TEST_F(VerifierTest, RejectsExpiredAndNotYetValidQeIdentity) {
 TEST_F(VerifierTest, RejectsExpiredAndNotYetValidPckCertificate) {
   pki_.pck_not_after = TestTime("2025-06-01T00:00:00Z");
   pki_.ReissuePckLeaf();
-  ExpectRejected(Verify(), ErrorCode::kCollateralExpired, "PCK chain certificate 1");
+  ExpectRejected(
+      Verify(), ErrorCode::kCollateralExpired,
+      "PCK chain certificate 1 (O=Test PKI,CN=Test SGX PCK Certificate) is not valid at");
   pki_.pck_not_before = TestTime("2025-07-02T00:00:00Z");
   pki_.pck_not_after = TestTime("2030-01-01T00:00:00Z");
   pki_.ReissuePckLeaf();
