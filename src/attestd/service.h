@@ -86,6 +86,21 @@ class AttestationService {
   // lookup key: the verifier checks the chain.
   mutable dcap::BoundedCache<pccs::PlatformId> platforms_{4096};
 
+  // x-ms-sgx-collateral's SHA-256 hex of a collateral's parts, computed once per collateral
+  // object (the source hands out the same immutable object until it refreshes): hashes of the
+  // collateral's bytes, not of anything the request sends.
+  struct CollateralHashes {
+    std::shared_ptr<const dcap::Collateral> collateral;  // what the hashes are of
+    std::string qe_identity;
+    std::string qe_identity_issuer_chain;
+    std::string tcb_info;
+    std::string tcb_info_issuer_chain;
+    std::string root_ca_crl;
+  };
+  std::shared_ptr<const CollateralHashes> HashesOf(
+      const std::shared_ptr<const dcap::Collateral>& collateral) const;
+  mutable dcap::BoundedCache<CollateralHashes> collateral_hashes_{64};
+
   mutable absl::Mutex mu_;
   std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(mu_);
 
