@@ -220,17 +220,6 @@ AttestationService::AttestationService(ServiceOptions options, std::vector<Signi
                          .Add({});
 }
 
-void AttestationService::Register(http::Server& server) {
-  server.Handle("POST", "/attest/SgxEnclave",
-                [this](const http::Request& request) { return Attest(request); });
-  server.Handle("POST", "/attest/TdxVm",
-                [this](const http::Request& request) { return AttestTdxVm(request); });
-  server.Handle("GET", "/certs", [this](const http::Request&) { return Certs(); });
-  server.Handle("GET", "/.well-known/openid-configuration",
-                [this](const http::Request&) { return OpenIdConfiguration(); });
-  server.AddProbes([this] { return Ready(); });
-}
-
 absl::Status AttestationService::Ready() const {
   // Keys and the trust anchor are loaded before the service exists; the policy too.
   return policy() == nullptr ? absl::UnavailableError("no policy") : absl::OkStatus();

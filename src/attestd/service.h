@@ -55,8 +55,19 @@ class AttestationService {
                      const os::Clock& clock, std::shared_ptr<const Policy> policy,
                      prometheus::Registry& registry);
 
-  // Adds the API routes and the probes to `server`.
-  void Register(http::Server& server);
+  // Adds the API routes and the probes to `server` (an http::EventServer, as sgx-attestd
+  // serves, or an http::Server: both take the same routes).
+  template <typename HttpServer>
+  void Register(HttpServer& server) {
+    server.Handle("POST", "/attest/SgxEnclave",
+                  [this](const http::Request& request) { return Attest(request); });
+    server.Handle("POST", "/attest/TdxVm",
+                  [this](const http::Request& request) { return AttestTdxVm(request); });
+    server.Handle("GET", "/certs", [this](const http::Request&) { return Certs(); });
+    server.Handle("GET", "/.well-known/openid-configuration",
+                  [this](const http::Request&) { return OpenIdConfiguration(); });
+    server.AddProbes([this] { return Ready(); });
+  }
 
   // MAA's AttestSgxEnclave and AttestTdxVm.
   http::Response Attest(const http::Request& request) const;

@@ -1,5 +1,6 @@
 #include "src/http/event_server.h"
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -83,7 +84,7 @@ void ParseTarget(absl::string_view target, Request& request) {
 }
 
 // The connection's phases; a timer armed for a phase names it when it fires.
-enum class Phase { kHandshake, kIdle, kRequest, kHandling, kWrite };
+enum class Phase { kHandshake, kIdle, kRequest, kHandling, kWrite, kLinger };
 
 }  // namespace
 
@@ -226,7 +227,8 @@ class EventServer::Impl::Session : public Connection,
 
   void Stop(bool force) override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this(), force] {
-      if (force || self->phase_ == Phase::kIdle || self->phase_ == Phase::kHandshake) {
+      if (force || self->phase_ == Phase::kIdle || self->phase_ == Phase::kHandshake ||
+          self->phase_ == Phase::kLinger) {
         self->stopped_ = true;
         error_code ignored;  // already closed: nothing to cancel
         self->Socket().cancel(ignored);
@@ -350,7 +352,30 @@ class EventServer::Impl::Session : public Connection,
   // Answers a request that could not be read, counted under "other", and closes.
   void Refuse(int status, absl::string_view code, absl::string_view message) {
     server_.CountRequest("other", status);
+    linger_ = true;
     Write(ErrorResponse(status, code, message), /*keep_alive=*/false);
+  }
+
+  // After refusing a request that was not read to its end: the client may still be sending it
+  // (a 10 MiB body). Closing now would reset the connection and the client could lose the
+  // answer, so the sending side is shut and what still arrives is read and dropped until the
+  // client closes or write_timeout passes.
+  void Linger() {
+    error_code ignored;
+    Socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Arm(Phase::kLinger, server_.options.write_timeout);
+    scratch_ = std::make_unique<std::array<char, 16384>>();
+    DropIncoming();
+  }
+  void DropIncoming() {
+    Socket().async_read_some(asio::buffer(*scratch_),
+                             [self = this->shared_from_this()](const error_code& ec, size_t) {
+                               if (ec || self->stopped_ || self->timed_out_) {
+                                 self->Close();
+                                 return;
+                               }
+                               self->DropIncoming();
+                             });
   }
 
   void Write(Response response, bool keep_alive) {
@@ -369,6 +394,10 @@ class EventServer::Impl::Session : public Connection,
         stream_, *answer,
         [self = this->shared_from_this(), answer, keep_alive](const error_code& ec, size_t) {
           self->Disarm();
+          if (!ec && self->linger_ && !self->stopped_) {
+            self->Linger();
+            return;
+          }
           if (ec || !keep_alive || self->stopped_) {
             self->Close();
             return;
@@ -393,7 +422,9 @@ class EventServer::Impl::Session : public Connection,
   uint64_t generation_ = 0;
   bool timed_out_ = false;
   bool stopped_ = false;
+  bool linger_ = false;
   int served_ = 0;
+  std::unique_ptr<std::array<char, 16384>> scratch_;  // Linger's, made when needed
 };
 
 void EventServer::Impl::Accept() {
