@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -208,6 +209,9 @@ class EventServer::Impl::Session : public Connection,
 
   ~Session() override { server_.Closed(this); }
 
+  // The connection's strand: every step of the connection runs on it.
+  auto executor() { return stream_.get_executor(); }
+
   void Begin() {
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
       WaitForRequest(/*first=*/true);
@@ -293,9 +297,39 @@ class EventServer::Impl::Session : public Connection,
     parser_->body_limit(server_.options.max_request_bytes);
     // The request's one deadline, from its first byte (here) to its last.
     Arm(Phase::kRequest, server_.options.request_timeout);
-    bhttp::async_read(
+    bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnRequest(ec); });
+        [self = this->shared_from_this()](const error_code& ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // Headers read (a body above the limit is refused here, from its Content-Length). A client
+  // that sent "Expect: 100-continue" (curl does for bodies above 1 KiB) waits for "100
+  // Continue" before the body, so it gets one; then the body, under the same deadline.
+  void OnHeader(const error_code& ec) {
+    if (ec || parser_->is_done()) {
+      OnRequest(ec);
+      return;
+    }
+    auto read_body = [self = this->shared_from_this()] {
+      bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                        [self](const error_code& body_ec, size_t) { self->OnRequest(body_ec); });
+    };
+    if (!absl::EqualsIgnoreCase(absl::string_view(parser_->get()[bhttp::field::expect].data(),
+                                                  parser_->get()[bhttp::field::expect].size()),
+                                "100-continue")) {
+      read_body();
+      return;
+    }
+    static constexpr absl::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(
+        stream_, asio::buffer(kContinue.data(), kContinue.size()),
+        [self = this->shared_from_this(), read_body](const error_code& write_ec, size_t) {
+          if (write_ec) {
+            self->OnRequest(write_ec);
+            return;
+          }
+          read_body();
+        });
   }
 
   void OnRequest(const error_code& ec) {
@@ -443,12 +477,12 @@ void EventServer::Impl::Accept() {
           std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(*this, std::move(socket), *ssl);
       connection = session;
       Opened(connection);
-      session->Begin();
+      asio::dispatch(session->executor(), [session] { session->Begin(); });
     } else {
       auto session = std::make_shared<Session<tcp::socket>>(*this, std::move(socket));
       connection = session;
       Opened(connection);
-      session->Begin();
+      asio::dispatch(session->executor(), [session] { session->Begin(); });
     }
     absl::MutexLock lock(&mu);
     if (static_cast<int>(open.size()) >= options.max_connections) {

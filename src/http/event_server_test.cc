@@ -143,6 +143,29 @@ TEST(EventServerTest, BodyAboveTheLimitIs413FromTheHeaderAndMalformedHttpIs400) 
   EXPECT_EQ(ok->status, 200);
 }
 
+// curl sends "Expect: 100-continue" for bodies above 1 KiB and waits for it (a second, by
+// default) before the body.
+TEST(EventServerTest, ExpectContinueGetsA100BeforeTheBody) {
+  auto server = StartServer(TestOptions());
+  int fd = Connect(server->port());
+  SendAll(fd,
+          "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 500), 1);
+  char buffer[256];
+  const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  SendAll(fd, "hello");
+  ASSERT_EQ(poll(&p, 1, 1000), 1);
+  const ssize_t m = recv(fd, buffer, sizeof(buffer), 0);
+  ASSERT_GT(m, 0);
+  const std::string answer(buffer, static_cast<size_t>(m));
+  EXPECT_THAT(answer, HasSubstr("200 OK"));
+  EXPECT_THAT(answer, HasSubstr("\r\n\r\nhello"));
+  close(fd);
+}
+
 // A slowloris client sends one header byte a second: every read succeeds, so only a bound on the
 // whole request cuts it off. It gets 408 when request_timeout (2 s) has passed since its first
 // byte, and another client is served in the meantime.
@@ -163,10 +186,14 @@ TEST(EventServerTest, SlowlorisIsAnswered408AtTheRequestDeadlineWhileOthersAreSe
       auto result = client.Get("/hello");
       others_served = result && result->status == 200;
     }
-    std::tie(answer, closed) = ReadUntilClosed(fd, absl::Now() + absl::Seconds(1));
+    auto [chunk, peer_closed] = ReadUntilClosed(fd, absl::Now() + absl::Seconds(1));
+    answer += chunk;
+    closed = peer_closed;
   }
   if (!closed) {
-    std::tie(answer, closed) = ReadUntilClosed(fd, absl::Now() + absl::Seconds(1));
+    auto [chunk, peer_closed] = ReadUntilClosed(fd, absl::Now() + absl::Seconds(1));
+    answer += chunk;
+    closed = peer_closed;
   }
   const absl::Duration elapsed = absl::Now() - start;
   close(fd);
