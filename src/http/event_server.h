@@ -16,7 +16,8 @@
 //   - At most max_connections are open; further clients wait in the listen backlog until one
 //     closes.
 //   - A body above max_request_bytes is answered 413 from its Content-Length without being read;
-//     a header block above max_header_bytes 431; malformed HTTP 400; every error body is the JSON
+//     a header block above max_header_bytes 431; malformed HTTP 400; Expect: 100-continue is
+//     answered before the body is read; every error body is the JSON
 //     {"error": {"code", "message"}} of ErrorResponse, as Server's.
 //   - Routes, 404/405 (with Allow), /healthz /readyz /metrics (AddProbes) and the metrics
 //     cn_http_requests_total{route,status} and cn_http_request_duration_seconds{route} are
