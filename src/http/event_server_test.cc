@@ -112,7 +112,7 @@ TEST(EventServerTest, ServesRoutesWithQueryParametersAndJsonErrors) {
   EXPECT_EQ(nlohmann::json::parse(wrong->body)["error"]["code"], "method_not_allowed");
 }
 
-TEST(EventServerTest, BodyAboveTheLimitIs413FromTheHeaderAndMalformedHttpIs400) {
+TEST(EventServerTest, BodyAboveTheLimitIs413FromTheHeaderBigHeadersAre431AndBadHttpIs400) {
   auto server = StartServer(TestOptions());
   {
     httplib::Client client("127.0.0.1", server->port());
@@ -130,6 +130,12 @@ TEST(EventServerTest, BodyAboveTheLimitIs413FromTheHeaderAndMalformedHttpIs400) 
   auto [answer, closed] = ReadUntilClosed(fd, absl::Now() + absl::Seconds(1));
   EXPECT_THAT(answer, HasSubstr("413"));
   EXPECT_TRUE(closed);
+  close(fd);
+  fd = Connect(server->port());
+  SendAll(fd, absl::StrCat("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ", std::string(20000, 'b'),
+                           "\r\n\r\n"));
+  auto [big_headers, big_closed] = ReadUntilClosed(fd, absl::Now() + absl::Seconds(1));
+  EXPECT_THAT(big_headers, HasSubstr("HTTP/1.1 431"));
   close(fd);
   fd = Connect(server->port());
   SendAll(fd, "NOT HTTP AT ALL\r\n\r\n");
