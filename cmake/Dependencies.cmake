@@ -16,6 +16,8 @@ find_package(CURL REQUIRED)
 find_package(SQLite3 REQUIRED)
 # yaml-cpp reads kubeconfig files (src/kube).
 find_package(yaml-cpp REQUIRED)
+# Boost.Asio and Boost.Beast (header-only, libboost-dev) for sgx-attestd's event-driven server.
+find_package(Boost 1.74 REQUIRED)
 # CLI11 is header-only in Debian; its headers are on the default include path.
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 # cpp-httplib is compiled as a shared library in Debian; its header must see the same feature

@@ -6,11 +6,15 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
+
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "src/attestd/request.h"
 #include "src/common/check.h"
 #include "src/common/status_macros.h"
@@ -55,7 +59,58 @@ dcap::X509Ptr SelfSignedCertificate(EVP_PKEY* key, absl::Time now) {
   return cert;
 }
 
+// SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up on every use.
+const EVP_MD* FetchedSha256() {
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  CN_CHECK(sha256 != nullptr);
+  return sha256;
+}
+
 }  // namespace
+
+// Signing contexts of one key, each initialised for EVP_PKEY_sign over a SHA-256 digest (RSA:
+// PKCS#1 v1.5 with the SHA-256 DigestInfo). A context signs any number of digests after one
+// init; the pool grows to the number of threads that sign at once.
+class SigningKey::ContextPool {
+ public:
+  explicit ContextPool(std::shared_ptr<EVP_PKEY> key) : key_(std::move(key)) {}
+  ~ContextPool() {
+    for (EVP_PKEY_CTX* context : free_) {
+      EVP_PKEY_CTX_free(context);
+    }
+  }
+  ContextPool(const ContextPool&) = delete;
+  ContextPool& operator=(const ContextPool&) = delete;
+
+  EVP_PKEY_CTX* Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        EVP_PKEY_CTX* context = free_.back();
+        free_.pop_back();
+        return context;
+      }
+    }
+    EVP_PKEY_CTX* context = EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr);
+    CN_CHECK(context != nullptr);
+    CN_CHECK(EVP_PKEY_sign_init(context) == 1);
+    if (EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_RSA) {
+      CN_CHECK(EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PADDING) == 1);
+    }
+    CN_CHECK(EVP_PKEY_CTX_set_signature_md(context, FetchedSha256()) == 1);
+    return context;
+  }
+
+  void Return(EVP_PKEY_CTX* context) {
+    absl::MutexLock lock(&mu_);
+    free_.push_back(context);
+  }
+
+ private:
+  const std::shared_ptr<EVP_PKEY> key_;
+  absl::Mutex mu_;
+  std::vector<EVP_PKEY_CTX*> free_ ABSL_GUARDED_BY(mu_);
+};
 
 absl::StatusOr<SigningKey> SigningKey::Load(absl::string_view key_pem, absl::string_view key_name,
                                             absl::string_view cert_pem, absl::string_view cert_name,
@@ -75,6 +130,7 @@ absl::StatusOr<SigningKey> SigningKey::Load(absl::string_view key_pem, absl::str
   }
   SigningKey key;
   key.key_ = std::shared_ptr<EVP_PKEY>(raw, EVP_PKEY_free);
+  key.contexts_ = std::make_shared<ContextPool>(key.key_);
   nlohmann::json thumbprint_input;
   if (EVP_PKEY_get_base_id(raw) == EVP_PKEY_RSA) {
     if (EVP_PKEY_get_bits(raw) < 2048) {
@@ -132,19 +188,17 @@ absl::StatusOr<SigningKey> SigningKey::Load(absl::string_view key_pem, absl::str
 }
 
 std::string SigningKey::Sign(absl::string_view signing_input) const {
-  EVP_MD_CTX* context = EVP_MD_CTX_new();
-  CN_CHECK(context != nullptr);
-  // Fetched once: EVP_sha256() would make OpenSSL 3 look the algorithm up on every call.
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  CN_CHECK(sha256 != nullptr);
-  CN_CHECK(EVP_DigestSignInit(context, nullptr, sha256, nullptr, key_.get()) == 1);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  CN_CHECK(EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_size,
+                      FetchedSha256(), nullptr) == 1);
+  EVP_PKEY_CTX* context = contexts_->Take();
   size_t size = 0;
-  const auto* input = reinterpret_cast<const unsigned char*>(signing_input.data());
-  CN_CHECK(EVP_DigestSign(context, nullptr, &size, input, signing_input.size()) == 1);
+  CN_CHECK(EVP_PKEY_sign(context, nullptr, &size, digest, digest_size) == 1);
   std::string signature(size, '\0');
-  CN_CHECK(EVP_DigestSign(context, reinterpret_cast<unsigned char*>(signature.data()), &size, input,
-                          signing_input.size()) == 1);
-  EVP_MD_CTX_free(context);
+  CN_CHECK(EVP_PKEY_sign(context, reinterpret_cast<unsigned char*>(signature.data()), &size, digest,
+                         digest_size) == 1);
+  contexts_->Return(context);
   signature.resize(size);
   if (alg_ == "RS256") {
     return signature;

@@ -7,7 +7,10 @@
 // The key id (`kid`) is the key's RFC 7638 JWK thumbprint (base64url SHA-256): stable across
 // restarts and certificate renewals, and computable by anyone from the published JWK.
 //
-// Immutable after Load; Sign may run on many threads at once (each call has its own context).
+// Immutable after Load; Sign may run on many threads at once. Copies share one pool of signing
+// contexts: OpenSSL 3 looks the algorithm up and builds provider state for every new context, a
+// large part of an ES256 signature's cost, so contexts are initialised once and reused (one per
+// concurrent signer, taken from and returned to the pool under a mutex).
 
 #include <memory>
 #include <string>
@@ -41,7 +44,10 @@ class SigningKey {
   std::string Sign(absl::string_view signing_input) const;
 
  private:
+  class ContextPool;
+
   std::shared_ptr<EVP_PKEY> key_;
+  std::shared_ptr<ContextPool> contexts_;
   std::string alg_;
   std::string kid_;
   std::string certificate_der_;

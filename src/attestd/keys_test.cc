@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/escaping.h"
 #include "src/attestd/token.h"
 #include "src/dcap/crypto.h"
@@ -52,6 +56,44 @@ TEST(SigningKeyTest, EcP256KeySignsEs256) {
   EXPECT_EQ(jwk["x"].get<std::string>().size(), 43u);
   const std::string token = EncodeJws({{"alg", "ES256"}, {"kid", key->kid()}}, {{"b", 2}}, &*key);
   EXPECT_TRUE(testing::VerifyJws(token, {{"keys", {jwk}}}).ok());
+}
+
+// Sign reuses pooled contexts: tokens signed one after another and from several threads at once,
+// by the key and by its copies (which share the pool), each verify, and each ES256 signature is
+// fresh (a reused context must not reuse the nonce).
+TEST(SigningKeyTest, PooledContextsSignManyTokensFromManyThreadsThatAllVerify) {
+  for (const std::string& pem : {testing::EcKeyPem("P-256"), testing::RsaKeyPem(2048)}) {
+    auto loaded = LoadKey(pem);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    const SigningKey key = *loaded;  // a copy shares the pool
+    const nlohmann::json jwks = {{"keys", {nlohmann::json::parse(key.jwk().dump())}}};
+    constexpr int kThreads = 4;
+    constexpr int kTokens = 8;
+    std::vector<std::vector<std::string>> tokens(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kTokens; ++i) {
+          tokens[t].push_back(EncodeJws({{"alg", key.alg()}, {"kid", key.kid()}},
+                                        {{"t", t}, {"i", i}}, i % 2 == 0 ? &key : &*loaded));
+        }
+      });
+    }
+    for (std::thread& thread : threads) {
+      thread.join();
+    }
+    std::set<std::string> signatures;
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kTokens; ++i) {
+        auto verified = testing::VerifyJws(tokens[t][i], jwks);
+        ASSERT_TRUE(verified.ok()) << key.alg() << " " << verified.status();
+        EXPECT_EQ(verified->payload["t"], t);
+        EXPECT_EQ(verified->payload["i"], i);
+        signatures.insert(tokens[t][i].substr(tokens[t][i].rfind('.')));
+      }
+    }
+    EXPECT_EQ(signatures.size(), static_cast<size_t>(kThreads * kTokens)) << key.alg();
+  }
 }
 
 TEST(SigningKeyTest, UnusableKeysAreRefusedSayingWhy) {

@@ -21,7 +21,7 @@
 #include "src/common/stop_signals.h"
 #include "src/dcap/trust_anchor.h"
 #include "src/dcap/verifier.h"
-#include "src/http/server.h"
+#include "src/http/event_server.h"
 #include "src/os/clock.h"
 #include "src/os/file_watcher.h"
 #include "src/os/host_file_system.h"
@@ -149,14 +149,14 @@ int main(int argc, char** argv) {
     collateral = *std::move(source);
   }
 
-  cn::http::ServerOptions server_options;
+  cn::http::EventServerOptions server_options;
   server_options.host = options.listen_host.empty() ? "0.0.0.0" : options.listen_host;
   server_options.port = options.listen_port;
   server_options.tls_cert_file = options.tls_cert;
   server_options.tls_key_file = options.tls_key;
   server_options.max_request_bytes = options.max_request_bytes;
   server_options.threads = options.threads;
-  cn::http::Server server(server_options, registry);
+  cn::http::EventServer server(server_options, registry);
   if (absl::Status bound = server.Bind(); !bound.ok()) {
     const bool input_error = bound.code() == absl::StatusCode::kInvalidArgument;
     return Fail(
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   spdlog::info("received {}: draining", cn::common::StopSignalName(signal_number));
   // In-flight requests finish (bounded by the upstream timeout); idle keep-alive connections
-  // close within a second. A client still trickling a request at the deadline is not waited for.
+  // close at once. A client still trickling a request at the deadline is not waited for.
   const absl::Time start = clock.Now();
   if (reloader != nullptr) {
     reloader->Stop();

@@ -220,17 +220,6 @@ AttestationService::AttestationService(ServiceOptions options, std::vector<Signi
                          .Add({});
 }
 
-void AttestationService::Register(http::Server& server) {
-  server.Handle("POST", "/attest/SgxEnclave",
-                [this](const http::Request& request) { return Attest(request); });
-  server.Handle("POST", "/attest/TdxVm",
-                [this](const http::Request& request) { return AttestTdxVm(request); });
-  server.Handle("GET", "/certs", [this](const http::Request&) { return Certs(); });
-  server.Handle("GET", "/.well-known/openid-configuration",
-                [this](const http::Request&) { return OpenIdConfiguration(); });
-  server.AddProbes([this] { return Ready(); });
-}
-
 absl::Status AttestationService::Ready() const {
   // Keys and the trust anchor are loaded before the service exists; the policy too.
   return policy() == nullptr ? absl::UnavailableError("no policy") : absl::OkStatus();
@@ -266,6 +255,27 @@ http::Response AttestationService::Refuse(int status, absl::string_view code,
              {"tcb_status", tcb_status.empty() ? "none" : std::string(tcb_status)}})
       .Increment();
   return http::ErrorResponse(status, code, message);
+}
+
+std::shared_ptr<const AttestationService::CollateralHashes> AttestationService::HashesOf(
+    const std::shared_ptr<const dcap::Collateral>& collateral) const {
+  // Keyed by the object's address; the entry holds the object, so the address cannot be reused
+  // by another collateral while the entry exists, and a hit is checked against it.
+  const std::string address = absl::StrCat(reinterpret_cast<uintptr_t>(collateral.get()));
+  if (std::shared_ptr<const CollateralHashes> cached = collateral_hashes_.Find(address);
+      cached != nullptr && cached->collateral == collateral) {
+    return cached;
+  }
+  const dcap::CollateralParts& parts = collateral->parts();
+  auto hashes = std::make_shared<CollateralHashes>(
+      CollateralHashes{.collateral = collateral,
+                       .qe_identity = HexSha256(parts.qe_identity),
+                       .qe_identity_issuer_chain = HexSha256(parts.qe_identity_issuer_chain),
+                       .tcb_info = HexSha256(parts.tcb_info),
+                       .tcb_info_issuer_chain = HexSha256(parts.tcb_info_issuer_chain),
+                       .root_ca_crl = HexSha256(parts.root_ca_crl)});
+  std::shared_ptr<const CollateralHashes> stored = collateral_hashes_.Insert(address, hashes);
+  return stored->collateral == collateral ? stored : hashes;
 }
 
 http::Response AttestationService::Attest(const http::Request& request) const {
@@ -419,17 +429,16 @@ http::Response AttestationService::Attest(const http::Request& http_request, dca
   if (request.init_time_data.has_value() && request.init_time_data->is_json) {
     payload["x-ms-inittime"] = OrderedJson::parse(request.init_time_data->data);
   }
-  const dcap::CollateralParts& parts = (*collateral)->parts();
-  const std::string crl_hash = HexSha256(parts.root_ca_crl);
   if (tee == dcap::Tee::kSgx) {  // MAA's TDX token has no collateral claim
+    const std::shared_ptr<const CollateralHashes> hashes = HashesOf(*collateral);
     payload["x-ms-sgx-collateral"] = {
-        {"qeidcertshash", HexSha256(parts.qe_identity_issuer_chain)},
-        {"qeidcrlhash", crl_hash},
-        {"qeidhash", HexSha256(parts.qe_identity)},
+        {"qeidcertshash", hashes->qe_identity_issuer_chain},
+        {"qeidcrlhash", hashes->root_ca_crl},
+        {"qeidhash", hashes->qe_identity},
         {"quotehash", HexSha256(request.quote)},
-        {"tcbinfocertshash", HexSha256(parts.tcb_info_issuer_chain)},
-        {"tcbinfocrlhash", crl_hash},
-        {"tcbinfohash", HexSha256(parts.tcb_info)},
+        {"tcbinfocertshash", hashes->tcb_info_issuer_chain},
+        {"tcbinfocrlhash", hashes->root_ca_crl},
+        {"tcbinfohash", hashes->tcb_info},
     };
   }
   payload["attester_advisory_ids"] = verdict.advisory_ids;

@@ -55,8 +55,19 @@ class AttestationService {
                      const os::Clock& clock, std::shared_ptr<const Policy> policy,
                      prometheus::Registry& registry);
 
-  // Adds the API routes and the probes to `server`.
-  void Register(http::Server& server);
+  // Adds the API routes and the probes to `server` (an http::EventServer, as sgx-attestd
+  // serves, or an http::Server: both take the same routes).
+  template <typename HttpServer>
+  void Register(HttpServer& server) {
+    server.Handle("POST", "/attest/SgxEnclave",
+                  [this](const http::Request& request) { return Attest(request); });
+    server.Handle("POST", "/attest/TdxVm",
+                  [this](const http::Request& request) { return AttestTdxVm(request); });
+    server.Handle("GET", "/certs", [this](const http::Request&) { return Certs(); });
+    server.Handle("GET", "/.well-known/openid-configuration",
+                  [this](const http::Request&) { return OpenIdConfiguration(); });
+    server.AddProbes([this] { return Ready(); });
+  }
 
   // MAA's AttestSgxEnclave and AttestTdxVm.
   http::Response Attest(const http::Request& request) const;
@@ -85,6 +96,21 @@ class AttestationService {
   // by SHA-256 of the certification data and the TEE (one PCK certificate serves both). Only a
   // lookup key: the verifier checks the chain.
   mutable dcap::BoundedCache<pccs::PlatformId> platforms_{4096};
+
+  // x-ms-sgx-collateral's SHA-256 hex of a collateral's parts, computed once per collateral
+  // object (the source hands out the same immutable object until it refreshes): hashes of the
+  // collateral's bytes, not of anything the request sends.
+  struct CollateralHashes {
+    std::shared_ptr<const dcap::Collateral> collateral;  // what the hashes are of
+    std::string qe_identity;
+    std::string qe_identity_issuer_chain;
+    std::string tcb_info;
+    std::string tcb_info_issuer_chain;
+    std::string root_ca_crl;
+  };
+  std::shared_ptr<const CollateralHashes> HashesOf(
+      const std::shared_ptr<const dcap::Collateral>& collateral) const;
+  mutable dcap::BoundedCache<CollateralHashes> collateral_hashes_{64};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(mu_);

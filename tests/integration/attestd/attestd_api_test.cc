@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "src/attestd/request.h"
 #include "src/attestd/service.h"
+#include "src/http/event_server.h"
 #include "src/testing/fake_clock.h"
 #include "src/testing/fake_collateral_source.h"
 #include "src/testing/jws.h"
@@ -47,7 +48,7 @@ const std::string& SigningKeyPem() {
 // One running service: verifier, fake source and clock, HTTP server on a free port.
 class Instance {
  public:
-  Instance(dcap::TrustAnchor anchor, absl::Time now, http::ServerOptions options = {})
+  Instance(dcap::TrustAnchor anchor, absl::Time now, http::EventServerOptions options = {})
       : clock_(now), verifier_(std::move(anchor)) {
     std::vector<SigningKey> keys;
     keys.push_back(*SigningKey::Load(SigningKeyPem(), "key.pem", "", "", now));
@@ -61,7 +62,7 @@ class Instance {
     if (options.threads == 0) {
       options.threads = 4;
     }
-    server_ = std::make_unique<http::Server>(options, registry_);
+    server_ = std::make_unique<http::EventServer>(options, registry_);
     service_->Register(*server_);
     absl::Status started = server_->Start();
     EXPECT_TRUE(started.ok()) << started;
@@ -93,7 +94,7 @@ class Instance {
   testing::FakeCollateralSource source_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<AttestationService> service_;
-  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::EventServer> server_;
 };
 
 std::string Body(absl::string_view quote, const std::string& extra = "") {
@@ -264,9 +265,9 @@ TEST(AttestdApiTest, RealTdxQuoteThroughTheTdxCallCarriesSgxQuotesVerdict) {
   EXPECT_EQ(ErrorCode(forged), "invalid_quote_signature");
 }
 
-http::ServerOptions FastTimeouts() {
-  http::ServerOptions options;
-  options.read_timeout = absl::Seconds(1);
+http::EventServerOptions FastTimeouts() {
+  http::EventServerOptions options;
+  options.request_timeout = absl::Seconds(1);
   return options;
 }
 
@@ -431,7 +432,7 @@ TEST_F(AttestdPkiTest, SlowlorisConnectionsAreDroppedAndOthersServed) {
     slow.push_back(fd);
   }
   ExpectStillServing();
-  // Each is closed after the read timeout (1 s here) without a byte.
+  // Each is answered 408 and closed at the request deadline (1 s here).
   const absl::Time start = absl::Now();
   for (int fd : slow) {
     timeval tv{5, 0};

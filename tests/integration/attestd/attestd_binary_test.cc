@@ -1,6 +1,6 @@
 // sgx-attestd as a whole binary: exit status 2 naming the flag or file, SIGTERM with idle
-// keep-alive connections open, two keys in JWKS (rotation), the request size flag, over quotes
-// and collateral written by sgx-simulate-quote (valid around now).
+// keep-alive connections open and with an attestation in flight, two keys in JWKS (rotation), the
+// request size flag, over quotes and collateral written by sgx-simulate-quote (valid around now).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,13 +9,18 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/attestd/request.h"
+#include "src/pccs/collateral_source.h"
 #include "src/testing/jws.h"
+#include "src/testing/pccs_standin.h"
+#include "src/testing/quote_builder.h"
 #include "src/testing/subprocess.h"
 #include "src/testing/temp_dir.h"
+#include "src/testing/test_pki.h"
 #include "tests/integration/deviceplugin/plugin_process.h"
 
 namespace cn::attestd {
@@ -165,6 +170,66 @@ TEST_F(AttestdBinaryTest, SigtermExits0Within2sWithIdleKeepAliveConnectionsOpen)
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(*status, 0) << process->Log();
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+// An attestation in flight (its collateral comes from a PCCS that answers after 800 ms) when
+// SIGTERM arrives, beside an idle keep-alive connection: the attestation is answered 200 and
+// the process exits 0 within 2 s.
+TEST_F(AttestdBinaryTest, SigtermDrainsTheAttestationInFlight) {
+  testing::TestPki pki;
+  const absl::Time now = absl::Now();
+  pki.tcb_info.issue_date = pki.qe_identity.issue_date = now - absl::Hours(1);
+  pki.tcb_info.next_update = pki.qe_identity.next_update = now + absl::Hours(24 * 30);
+  pki.root_crl.this_update = pki.pck_crl.this_update = now - absl::Hours(1);
+  pki.root_crl.next_update = pki.pck_crl.next_update = now + absl::Hours(24 * 30);
+  const std::string quote = testing::QuoteBuilder(pki).Build();
+  testing::PccsStandin standin;
+  standin.Serve(*pccs::PlatformIdOfQuote(quote), pki.BuildCollateral());
+  standin.set_delay(absl::Milliseconds(800));
+  dir_.WriteFile("pki_root.pem", pki.RootPem());
+  auto process = std::make_unique<Process>(
+      CN_ATTESTD_BINARY,
+      std::vector<std::string>{"--listen", "127.0.0.1:0", "--root-ca", Path("pki_root.pem"),
+                               "--pccs-url", standin.url(), "--cache", Path("cache.db"),
+                               "--signing-key", Path("ec.pem")},
+      Path("attestd-pccs.log"));
+  int port = 0;
+  const absl::Time ready_deadline = absl::Now() + absl::Seconds(10);
+  while (port == 0 && absl::Now() < ready_deadline && process->running()) {
+    const std::string log = process->Log();
+    const size_t at = log.find("on 127.0.0.1:");
+    if (at != std::string::npos) {
+      port = std::atoi(log.c_str() + at + 13);
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GT(port, 0) << process->Log();
+  httplib::Client idle("127.0.0.1", port);
+  idle.set_keep_alive(true);
+  ASSERT_EQ(idle.Get("/healthz")->status, 200);
+
+  int status = 0;
+  std::thread attest([&] {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(10, 0);
+    auto result =
+        client.Post("/attest/SgxEnclave?api-version=2022-08-01", Body(quote), "application/json");
+    status = result ? result->status : -1;
+  });
+  // SIGTERM once the service has asked the PCCS (the attestation is then in its handler).
+  const absl::Time asked_deadline = absl::Now() + absl::Seconds(5);
+  while (standin.request_count() == 0 && absl::Now() < asked_deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GT(standin.request_count(), 0);
+  const absl::Time start = absl::Now();
+  ASSERT_EQ(kill(process->pid(), SIGTERM), 0);
+  std::optional<int> exit_status = process->WaitForExit(absl::Seconds(5));
+  attest.join();
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_EQ(*exit_status, 0) << process->Log();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(status, 200) << process->Log();
 }
 
 TEST_F(AttestdBinaryTest, MaxRequestBytesIsEnforced) {
