@@ -96,9 +96,13 @@ FakeKubeApi::FakeKubeApi() : tls_(MakeTestTls(dir_, "server-", "localhost", "fak
     if (request.path == "/api/v1/nodes" && request.method == "GET") {
       if (request.has_param("watch")) {
         int64_t from = 0;
-        absl::SimpleAtoi(request.get_param_value("resourceVersion"), &from);
+        if (!absl::SimpleAtoi(request.get_param_value("resourceVersion"), &from)) {
+          from = 0;  // no resourceVersion: every event
+        }
         int seconds = 60;
-        absl::SimpleAtoi(request.get_param_value("timeoutSeconds"), &seconds);
+        if (!absl::SimpleAtoi(request.get_param_value("timeoutSeconds"), &seconds)) {
+          seconds = 60;
+        }
         const absl::Time end = absl::Now() + absl::Seconds(seconds);
         ++open_watches_;
         response.set_chunked_content_provider(
