@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "src/common/check.h"
 #include "src/testing/test_pki.h"
 
@@ -96,9 +97,13 @@ FakeKubeApi::FakeKubeApi() : tls_(MakeTestTls(dir_, "server-", "localhost", "fak
     if (request.path == "/api/v1/nodes" && request.method == "GET") {
       if (request.has_param("watch")) {
         int64_t from = 0;
-        absl::SimpleAtoi(request.get_param_value("resourceVersion"), &from);
+        if (!absl::SimpleAtoi(request.get_param_value("resourceVersion"), &from)) {
+          from = 0;  // no resourceVersion: every event
+        }
         int seconds = 60;
-        absl::SimpleAtoi(request.get_param_value("timeoutSeconds"), &seconds);
+        if (!absl::SimpleAtoi(request.get_param_value("timeoutSeconds"), &seconds)) {
+          seconds = 60;
+        }
         const absl::Time end = absl::Now() + absl::Seconds(seconds);
         ++open_watches_;
         response.set_chunked_content_provider(
@@ -187,6 +192,14 @@ FakeKubeApi::FakeKubeApi() : tls_(MakeTestTls(dir_, "server-", "localhost", "fak
   port_ = server_->bind_to_any_port("127.0.0.1");
   CN_CHECK(port_ > 0);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() does nothing until the listener runs: a test that ends at once would
+  // otherwise make the destructor wait forever. httplib 0.11 has no "ready" signal to wait on,
+  // so poll the flag it sets, with a deadline.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!server_->is_running() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  CN_CHECK(server_->is_running());
 }
 
 FakeKubeApi::~FakeKubeApi() {

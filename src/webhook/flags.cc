@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/command_line.h"
 #include "src/common/logging.h"
 #include "src/common/status_macros.h"
 
@@ -100,26 +101,9 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& argv) {
   app.add_option("--log-format", flags.log_format, "text or json")->capture_default_str();
   app.add_flag("--verbose", flags.verbose, "log debug messages too");
 
-  std::vector<std::string> arguments;
-  for (size_t i = argv.size(); i > 1; --i) {
-    const std::string& argument = argv[i - 1];
-    if (argument.size() > 3 && argument.rfind("--", 0) == 0 && argument.back() == '=') {
-      arguments.push_back("");
-      arguments.push_back(argument.substr(0, argument.size() - 1));
-    } else {
-      arguments.push_back(argument);
-    }
-  }
-  try {
-    app.parse(arguments);
-  } catch (const CLI::CallForHelp&) {
-    flags.help = app.help();
+  ASSIGN_OR_RETURN(flags.help, common::ParseCommandLine(app, argv));
+  if (flags.help.has_value()) {
     return flags;
-  } catch (const CLI::CallForAllHelp&) {
-    flags.help = app.help();
-    return flags;
-  } catch (const CLI::ParseError& error) {
-    return absl::InvalidArgumentError(absl::StrCat(error.what(), " (see --help)"));
   }
   absl::StatusOr<http::ListenAddress> address = http::ParseListenAddress(listen);
   if (!address.ok()) {
