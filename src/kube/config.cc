@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/status/status.h"
@@ -232,6 +233,19 @@ absl::StatusOr<ClusterConfig> LoadKubeconfig(const os::FileSystem& file_system,
                         absl::StrCat("--kubeconfig: ", text.status().message()));
   }
   return ParseKubeconfig(*text, path, file_system);
+}
+
+absl::StatusOr<ClusterConfig> KubeconfigOrInClusterConfig(const os::FileSystem& file_system,
+                                                          absl::string_view kubeconfig_path) {
+  if (!kubeconfig_path.empty()) {
+    return LoadKubeconfig(file_system, kubeconfig_path);
+  }
+  auto environment = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  };
+  return InClusterConfig(file_system, environment("KUBERNETES_SERVICE_HOST"),
+                         environment("KUBERNETES_SERVICE_PORT"));
 }
 
 }  // namespace cn::kube

@@ -65,4 +65,10 @@ absl::StatusOr<ClusterConfig> ParseKubeconfig(absl::string_view text, absl::stri
 absl::StatusOr<ClusterConfig> LoadKubeconfig(const os::FileSystem& file_system,
                                              absl::string_view path);
 
+// What a daemon's `--kubeconfig` flag means: LoadKubeconfig of `kubeconfig_path` when it is
+// given, else InClusterConfig with this process's KUBERNETES_SERVICE_HOST and
+// KUBERNETES_SERVICE_PORT (the one place that reads them from the environment).
+absl::StatusOr<ClusterConfig> KubeconfigOrInClusterConfig(const os::FileSystem& file_system,
+                                                          absl::string_view kubeconfig_path);
+
 }  // namespace cn::kube

@@ -1,5 +1,7 @@
 #include "src/kube/config.h"
 
+#include <cstdlib>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -131,6 +133,26 @@ TEST(InClusterConfigTest, SaysWhatIsMissing) {
   absl::StatusOr<ClusterConfig> no_token = InClusterConfig(files, "10.96.0.1", "443");
   EXPECT_EQ(no_token.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(no_token.status().message(), HasSubstr("serviceaccount/token"));
+}
+
+TEST(KubeconfigOrInClusterConfigTest, AFlagMeansTheFileElseThisProcesssServiceEnvironment) {
+  testing::FakeFileSystem files;
+  InClusterPaths paths;
+  files.AddFile(paths.token_file, "tok\n").AddFile(paths.ca_file, "CA");
+  // A --kubeconfig is read even when the service environment is there.
+  ASSERT_EQ(setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1), 0);
+  ASSERT_EQ(setenv("KUBERNETES_SERVICE_PORT", "443", 1), 0);
+  EXPECT_THAT(KubeconfigOrInClusterConfig(files, "/nope/kubeconfig").status().message(),
+              HasSubstr("/nope/kubeconfig"));
+  absl::StatusOr<ClusterConfig> in_cluster = KubeconfigOrInClusterConfig(files, "");
+  ASSERT_TRUE(in_cluster.ok()) << in_cluster.status();
+  EXPECT_EQ(in_cluster->server, "https://10.96.0.1:443");
+  // Outside a pod, without a flag: the in-cluster error, which says to give --kubeconfig.
+  ASSERT_EQ(unsetenv("KUBERNETES_SERVICE_HOST"), 0);
+  ASSERT_EQ(unsetenv("KUBERNETES_SERVICE_PORT"), 0);
+  absl::StatusOr<ClusterConfig> outside = KubeconfigOrInClusterConfig(files, "");
+  EXPECT_EQ(outside.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(outside.status().message(), HasSubstr("--kubeconfig"));
 }
 
 }  // namespace

@@ -79,10 +79,7 @@ int main(int argc, char** argv) {
   if (!flags->nfd_features_dir.empty()) {
     publisher = std::make_unique<cn::nodeagent::NfdFilePublisher>(flags->nfd_features_dir);
   } else {
-    auto config = flags->kubeconfig.empty()
-                      ? cn::kube::InClusterConfig(local, Env("KUBERNETES_SERVICE_HOST"),
-                                                  Env("KUBERNETES_SERVICE_PORT"))
-                      : cn::kube::LoadKubeconfig(local, flags->kubeconfig);
+    auto config = cn::kube::KubeconfigOrInClusterConfig(local, flags->kubeconfig);
     if (!config.ok()) {
       return Fail(std::string(config.status().message()), 2);
     }

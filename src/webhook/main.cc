@@ -37,11 +37,6 @@ int Fail(const std::string& message, int code) {
   return code;
 }
 
-std::optional<std::string> Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,10 +61,7 @@ int main(int argc, char** argv) {
   cn::http::HttpClient http(http_options, &clock);
   std::unique_ptr<cn::kube::ApiClient> api;
   {
-    auto config = flags->kubeconfig.empty()
-                      ? cn::kube::InClusterConfig(local, Env("KUBERNETES_SERVICE_HOST"),
-                                                  Env("KUBERNETES_SERVICE_PORT"))
-                      : cn::kube::LoadKubeconfig(local, flags->kubeconfig);
+    auto config = cn::kube::KubeconfigOrInClusterConfig(local, flags->kubeconfig);
     if (config.ok()) {
       spdlog::info("API server {} ({})", config->server, config->source);
       api = std::make_unique<cn::kube::ApiClient>(*std::move(config), http, local,
