@@ -348,6 +348,14 @@ TEST_F(TdRelaunchTest, AdvisesRelaunchWithConfigurationWhenTheSgxOrTdxStatusNeed
   ASSERT_TRUE(result.verified()) << result.rejection().message;
   EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kTdRelaunchAdvisedConfigurationNeeded);
   EXPECT_EQ(result.verdict().platform_tcb_status, TcbStatus::kConfigurationNeeded);
+
+  // Only the SGX level (the first) needs configuration; the TDX level is plain OutOfDate.
+  SetTdxLevelStatus("OutOfDate");
+  pki_.tcb_info.levels[0].status = "ConfigurationNeeded";
+  result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kTdRelaunchAdvisedConfigurationNeeded);
+  EXPECT_EQ(result.verdict().platform_tcb_status, TcbStatus::kOutOfDate);
 }
 
 TEST_F(TdRelaunchTest, QeNotCurrentGivesTheOutOfDateStatus) {
