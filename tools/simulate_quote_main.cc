@@ -17,6 +17,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/dcap/crypto.h"
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--tcb-status", tcb_status,
                  "the platform's TCB status in the TCB Info (UpToDate, SWHardeningNeeded, "
                  "ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, "
-                 "OutOfDateConfigurationNeeded, Revoked)")
+                 "OutOfDateConfigurationNeeded, Revoked; not TDRelaunchAdvised or "
+                 "TDRelaunchAdvisedConfigurationNeeded, which only a TD report 1.5 earns)")
       ->capture_default_str();
   app.add_option("--count", count, "write N distinct quotes quote-0.bin .. (1..100000)");
   try {
@@ -93,6 +95,11 @@ int main(int argc, char** argv) {
   }
   if (app.count("--count") > 0 && (count < 1 || count > 100000)) {
     return Fail(absl::StrCat("--count: ", count, " is not 1..100000"));
+  }
+  if (absl::StartsWith(tcb_status, "TDRelaunchAdvised")) {
+    return Fail(absl::StrCat("--tcb-status: ", tcb_status,
+                             " is a verdict the verifier derives for TD report 1.5 quotes, never "
+                             "a TCB Info level's status; this tool writes SGX quotes"));
   }
   if (!cn::dcap::ParseTcbStatus(tcb_status).ok()) {
     return Fail(absl::StrCat("--tcb-status: \"", tcb_status, "\" is not one of Intel's statuses"));

@@ -271,8 +271,24 @@ absl::string_view TcbStatusName(TcbStatus status) {
       return "OutOfDateConfigurationNeeded";
     case TcbStatus::kRevoked:
       return "Revoked";
+    case TcbStatus::kTdRelaunchAdvised:
+      return "TDRelaunchAdvised";
+    case TcbStatus::kTdRelaunchAdvisedConfigurationNeeded:
+      return "TDRelaunchAdvisedConfigurationNeeded";
   }
   return "Unknown";
+}
+
+bool TcbStatusNeedsConfiguration(TcbStatus status) {
+  switch (status) {
+    case TcbStatus::kConfigurationNeeded:
+    case TcbStatus::kConfigurationAndSwHardeningNeeded:
+    case TcbStatus::kOutOfDateConfigurationNeeded:
+    case TcbStatus::kTdRelaunchAdvisedConfigurationNeeded:
+      return true;
+    default:
+      return false;
+  }
 }
 
 absl::StatusOr<TcbStatus> ParseTcbStatus(absl::string_view name) {

@@ -25,11 +25,25 @@ enum class TcbStatus {
   kOutOfDate,
   kOutOfDateConfigurationNeeded,
   kRevoked,
+  // Verdict only, never a TCB Info level's status: a TD report 1.5 whose TDX module was updated
+  // in place (TEE_TCB_SVN2 reaches the latest level) while the TD still runs with what the old
+  // module set up (TEE_TCB_SVN is OutOfDate). Intel's QVL names them so; the TD should be
+  // relaunched. Non-terminal, like OutOfDate (verifier.h, step 12).
+  kTdRelaunchAdvised,
+  kTdRelaunchAdvisedConfigurationNeeded,
 };
 
-// Intel's spelling ("UpToDate", "SWHardeningNeeded", ...), as `sgx-quote --json` prints it.
+// Intel's spelling ("UpToDate", "SWHardeningNeeded", "TDRelaunchAdvised", ...), as
+// `sgx-quote --json` prints it.
 absl::string_view TcbStatusName(TcbStatus status);
+// The status of a TCB Info or identity level: one of the seven TCB Info statuses (UpToDate ..
+// Revoked). The TDRelaunchAdvised statuses are refused, as Intel's QVL refuses them in TCB
+// Info: the verifier derives them, collateral cannot assert them.
 absl::StatusOr<TcbStatus> ParseTcbStatus(absl::string_view name);
+// Whether a status asks for configuration (ConfigurationNeeded, ConfigurationAndSWHardeningNeeded,
+// OutOfDateConfigurationNeeded, TDRelaunchAdvisedConfigurationNeeded): Intel's
+// isConfigurationNeeded.
+bool TcbStatusNeedsConfiguration(TcbStatus status);
 
 struct TcbLevel {
   std::array<uint8_t, 16> components{};

@@ -1,10 +1,12 @@
 // TDX quote verification against the test PKI: v4 and v5 quotes (TD report 1.0 and 1.5), the
 // TDX module (identity selection, MRSIGNERSEAM, SEAMATTRIBUTES, each module status), TCB level
-// selection by the TDX components, the combined status, TD QE identity, debug TDs.
+// selection by the TDX components, the combined status, TD relaunch advice, TD QE identity,
+// debug TDs.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "src/dcap/verifier.h"
 #include "src/dcap/verifier_test_util.h"
 #include "src/testing/quote_builder.h"
@@ -289,6 +291,146 @@ TEST_F(TdxVerifierTest, RejectsTdxTcbInfoWithoutTdxComponentsOrModule) {
   pki_.UseTdx();
   pki_.tcb_info.tdx_module_identities[1].levels[0].status = "SWHardeningNeeded";
   ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "not an ISVSVN level status");
+}
+
+// TD relaunch advice (Intel's QVL checkForRelaunch), TD report 1.5 only. The base case meets all
+// four conditions: QE UpToDate; the SGX level UpToDate; TEE_TCB_SVN {3,1,2} puts the module at
+// TDX_01's OutOfDate level (ISVSVN 3), so the TDX status is OutOfDate; TEE_TCB_SVN2 {5,1,2}, the
+// module running now, reaches TDX_01's latest level (ISVSVN 5) and the latest TCB level's
+// tdxtcbcomponents[2] (2).
+class TdRelaunchTest : public TdxVerifierTest {
+ protected:
+  TdRelaunchTest() {
+    builder_.UseTdx(5);
+    builder_.td.tee_tcb_svn = {3, 1, 2};
+    builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 1, 2};
+    builder_.td.mr_service_td = std::array<uint8_t, 48>{};
+  }
+
+  // The verified status's name, or the rejection's code.
+  std::string Outcome() {
+    const VerificationResult result = Verify();
+    return result.verified() ? std::string(TcbStatusName(result.verdict().tcb_status))
+                             : absl::StrCat("rejected: ", ErrorCodeName(result.rejection().code),
+                                            ": ", result.rejection().message);
+  }
+};
+
+TEST_F(TdRelaunchTest, AdvisesRelaunchWhenTheModuleRunningNowReachesTheLatestLevel) {
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  const Verdict& verdict = result.verdict();
+  EXPECT_EQ(verdict.body_type, kBodyTypeTdReport15);
+  EXPECT_EQ(verdict.tcb_status, TcbStatus::kTdRelaunchAdvised);
+  EXPECT_EQ(TcbStatusName(verdict.tcb_status), "TDRelaunchAdvised");
+  // The parts keep their own statuses: the launch-time module is OutOfDate.
+  EXPECT_EQ(verdict.platform_tcb_status, TcbStatus::kUpToDate);
+  EXPECT_EQ(verdict.tdx_module_status, TcbStatus::kOutOfDate);
+  EXPECT_EQ(verdict.qe_tcb_status, TcbStatus::kUpToDate);
+  EXPECT_THAT(verdict.advisory_ids, ElementsAre("INTEL-SA-01036"));
+}
+
+TEST_F(TdRelaunchTest, AdvisesRelaunchWithConfigurationWhenTheSgxOrTdxStatusNeedsIt) {
+  // One level, ConfigurationNeeded: SGX and TDX status both need configuration.
+  pki_.tcb_info.levels[0].status = "ConfigurationNeeded";
+  EXPECT_EQ(Outcome(), "TDRelaunchAdvisedConfigurationNeeded");
+  pki_.tcb_info.levels[0].status = "ConfigurationAndSWHardeningNeeded";
+  EXPECT_EQ(Outcome(), "TDRelaunchAdvisedConfigurationNeeded");
+  pki_.tcb_info.levels[0].status = "SWHardeningNeeded";
+  EXPECT_EQ(Outcome(), "TDRelaunchAdvised");
+
+  // The SGX level UpToDate, the TDX level (TEE_TCB_SVN[2] = 2 misses the first level's 3)
+  // ConfigurationNeeded: only the TDX status needs configuration. TEE_TCB_SVN2[2] must reach the
+  // latest level's 3.
+  SetTdxLevelStatus("ConfigurationNeeded");
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 1, 3};
+  VerificationResult result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kTdRelaunchAdvisedConfigurationNeeded);
+  EXPECT_EQ(result.verdict().platform_tcb_status, TcbStatus::kConfigurationNeeded);
+
+  // Only the SGX level (the first) needs configuration; the TDX level is plain OutOfDate.
+  SetTdxLevelStatus("OutOfDate");
+  pki_.tcb_info.levels[0].status = "ConfigurationNeeded";
+  result = Verify();
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  EXPECT_EQ(result.verdict().tcb_status, TcbStatus::kTdRelaunchAdvisedConfigurationNeeded);
+  EXPECT_EQ(result.verdict().platform_tcb_status, TcbStatus::kOutOfDate);
+}
+
+TEST_F(TdRelaunchTest, QeNotCurrentGivesTheOutOfDateStatus) {
+  builder_.qe_report.isv_svn = 7;  // QE level ISVSVN 6: OutOfDate
+  EXPECT_EQ(Outcome(), "OutOfDate");
+  builder_.qe_report.isv_svn = 8;
+  pki_.qe_identity.levels = {QeLevelSpec{8, "Revoked", {}}};
+  EXPECT_THAT(Outcome(), HasSubstr("rejected: tcb_revoked"));
+}
+
+TEST_F(TdRelaunchTest, SgxLevelOutOfDateGivesTheOutOfDateStatus) {
+  pki_.tcb_info.levels[0].status = "OutOfDate";
+  EXPECT_EQ(Outcome(), "OutOfDate");
+  pki_.tcb_info.levels[0].status = "OutOfDateConfigurationNeeded";
+  EXPECT_EQ(Outcome(), "OutOfDateConfigurationNeeded");
+}
+
+TEST_F(TdRelaunchTest, ModuleCurrentAtLaunchGivesNoAdvice) {
+  // Module at TDX_01's UpToDate level: the TDX status is not OutOfDate.
+  builder_.td.tee_tcb_svn = {5, 1, 2};
+  EXPECT_EQ(Outcome(), "UpToDate");
+  // The TDX status OutOfDate by the TDX components, the module UpToDate: condition 3 wants the
+  // module's own level OutOfDate.
+  SetTdxLevelStatus("OutOfDate");
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 1, 3};
+  EXPECT_EQ(Outcome(), "OutOfDate");
+}
+
+TEST_F(TdRelaunchTest, ModuleRunningNowBelowTheLatestLevelGivesTheOutOfDateStatus) {
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{4, 1, 2};  // TDX_01's latest is ISVSVN 5
+  EXPECT_EQ(Outcome(), "OutOfDate");
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 1, 1};  // latest tdxtcbcomponents[2] 2
+  EXPECT_EQ(Outcome(), "OutOfDate");
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{9, 1, 9};
+  EXPECT_EQ(Outcome(), "TDRelaunchAdvised");
+}
+
+TEST_F(TdRelaunchTest, ModuleRunningNowOfMajorVersionZeroIsJudgedByTheLatestLevel) {
+  // TEE_TCB_SVN2[1] = 0: its ISVSVN is compared with the latest level's tdxtcbcomponents[0] (5).
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{4, 0, 2};
+  EXPECT_EQ(Outcome(), "OutOfDate");
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 0, 2};
+  EXPECT_EQ(Outcome(), "TDRelaunchAdvised");
+}
+
+TEST_F(TdRelaunchTest, ModuleRunningNowIsJudgedByItsOwnIdentity) {
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{2, 3, 2};  // TDX_03's latest: ISVSVN 2
+  EXPECT_EQ(Outcome(), "TDRelaunchAdvised");
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{1, 3, 2};
+  EXPECT_EQ(Outcome(), "OutOfDate");
+}
+
+TEST_F(TdRelaunchTest, RejectsModuleRunningNowWithoutItsIdentity) {
+  // As Intel's STATUS_TDX_MODULE_MISMATCH, once the other conditions hold.
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 2, 2};
+  ExpectRejected(Verify(), ErrorCode::kTdxModuleIdentityNotFound, "TEE_TCB_SVN2[1]");
+  ExpectRejected(Verify(), ErrorCode::kTdxModuleIdentityNotFound, "TDX_02");
+  // Not looked for when a condition before it fails.
+  builder_.qe_report.isv_svn = 7;
+  EXPECT_EQ(Outcome(), "OutOfDate");
+}
+
+TEST_F(TdRelaunchTest, TdReport10IsNeverAdvised) {
+  builder_.td.tee_tcb_svn2.reset();
+  builder_.td.mr_service_td.reset();
+  EXPECT_EQ(Outcome(), "OutOfDate");  // v5, body type 2
+  builder_.UseTdx(4);
+  EXPECT_EQ(Outcome(), "OutOfDate");
+}
+
+TEST_F(TdRelaunchTest, TcbInfoCannotAssertTheRelaunchStatuses) {
+  EXPECT_FALSE(ParseTcbStatus("TDRelaunchAdvised").ok());
+  EXPECT_FALSE(ParseTcbStatus("TDRelaunchAdvisedConfigurationNeeded").ok());
+  pki_.tcb_info.levels[0].status = "TDRelaunchAdvised";
+  ExpectRejected(Verify(), ErrorCode::kInvalidTcbInfo, "TDRelaunchAdvised");
 }
 
 TEST_F(TdxVerifierTest, EveryBitFlipOfTheSignedPartIsRejected) {

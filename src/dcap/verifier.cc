@@ -81,6 +81,7 @@ struct Verifier::Context {
   const TdxModuleIdentity* module_identity = nullptr;  // step 10 (TDX, major version > 0)
   const QeTcbLevel* qe_level = nullptr;                // step 11
   const TcbLevel* platform_level = nullptr;            // step 11
+  const TcbLevel* sgx_level = nullptr;                 // step 11 (TDX: by the SGX TCB alone)
   const QeTcbLevel* module_level = nullptr;            // step 11 (TDX, major version > 0)
   TcbStatus status = TcbStatus::kUpToDate;             // step 12
   bool expired = false;                                // step 13
@@ -661,6 +662,23 @@ Step CheckQeIdentity(const Quote& quote, const QeIdentity& identity) {
   return std::nullopt;
 }
 
+// "TDX_<major as two upper-case hex digits>": the module identity of a major version.
+std::string TdxModuleIdentityId(uint8_t major) {
+  return absl::AsciiStrToUpper(absl::StrCat("TDX_", absl::Hex(major, absl::kZeroPad2)));
+}
+
+// The module identity of a major version, found ignoring case as Intel's QVL does; nullptr when
+// TCB Info holds none.
+const TdxModuleIdentity* FindTdxModuleIdentity(const TcbInfo& tcb_info, uint8_t major) {
+  const std::string wanted = TdxModuleIdentityId(major);
+  for (const TdxModuleIdentity& candidate : tcb_info.tdx_module_identities) {
+    if (absl::EqualsIgnoreCase(candidate.id, wanted)) {
+      return &candidate;
+    }
+  }
+  return nullptr;
+}
+
 // Step 10 (TDX): the TDX module is Intel's. A module of major version TEE_TCB_SVN[1] > 0 is
 // described by the module identity "TDX_<major>" (found case-insensitively, as Intel's QVL does),
 // a major version 0 module by tdxModule.  -> tdx_module_identity_not_found, tdx_module_mismatch
@@ -670,21 +688,12 @@ Step CheckTdxModule(const TdReportBody& td, const TcbInfo& tcb_info,
   const TdxModule* module = &tcb_info.tdx_module;
   std::string described_by = "TCB Info tdxModule";
   if (major > 0) {
-    const std::string wanted = absl::StrCat("TDX_", absl::Hex(major, absl::kZeroPad2));
-    for (const TdxModuleIdentity& candidate : tcb_info.tdx_module_identities) {
-      if (absl::EqualsIgnoreCase(candidate.id, wanted)) {
-        *identity = &candidate;
-        break;
-      }
-    }
+    *identity = FindTdxModuleIdentity(tcb_info, major);
     if (*identity == nullptr) {
       return Reject(ErrorCode::kTdxModuleIdentityNotFound,
                     absl::StrCat("TDX module major version ", major,
-                                 " (TEE_TCB_SVN[1]) needs the "
-                                 "module identity ",
-                                 absl::AsciiStrToUpper(wanted),
-                                 ", which TCB "
-                                 "Info does not hold (",
+                                 " (TEE_TCB_SVN[1]) needs the module identity ",
+                                 TdxModuleIdentityId(major), ", which TCB Info does not hold (",
                                  tcb_info.tdx_module_identities.size(), " identities)"));
     }
     module = &(*identity)->module;
@@ -752,17 +761,17 @@ Step SelectSgxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck,
 // Step 11b (TDX): as Intel's QVL selects TDX levels: the SGX components and PCESVN must reach
 // some level, and the level taken is the first that they reach *and* TEE_TCB_SVN reaches in its
 // tdxtcbcomponents. Bytes 0 and 1 (the module's ISVSVN and major version) take no part when the
-// major version is > 0: the module identity's levels judge the module then.
-// -> tcb_level_not_found
+// major version is > 0: the module identity's levels judge the module then. `sgx_selected` is
+// the level the SGX components and PCESVN alone reach (Intel's SGX TCB status, which the
+// relaunch advice of step 12 reads).  -> tcb_level_not_found
 Step SelectTdxTcbLevel(const TcbInfo& tcb_info, const PckExtension& pck, const TdReportBody& td,
-                       const TcbLevel** selected) {
-  const TcbLevel* sgx_level = nullptr;
-  if (Step rejected = SelectSgxTcbLevel(tcb_info, pck, &sgx_level)) {
+                       const TcbLevel** sgx_selected, const TcbLevel** selected) {
+  if (Step rejected = SelectSgxTcbLevel(tcb_info, pck, sgx_selected)) {
     return rejected;
   }
   const size_t first = td.tee_tcb_svn[1] > 0 ? 2 : 0;
-  for (const TcbLevel* level = sgx_level; level != tcb_info.levels.data() + tcb_info.levels.size();
-       ++level) {
+  for (const TcbLevel* level = *sgx_selected;
+       level != tcb_info.levels.data() + tcb_info.levels.size(); ++level) {
     bool fits = pck.pcesvn >= level->pcesvn;
     for (size_t i = 0; fits && i < 16; ++i) {
       fits = pck.tcb_components[i] >= level->components[i];
@@ -796,12 +805,69 @@ Step SelectTdxModuleLevel(const TdReportBody& td, const TdxModuleIdentity& ident
                              identity.id));
 }
 
+// Step 12, TD report 1.5 only: Intel's relaunch advice (QVL checkForRelaunch). `converged` is
+// the TDX level's status with the module's converged into it. When the QE and the SGX TCB are
+// current, TEE_TCB_SVN is OutOfDate because of an OutOfDate module, and TEE_TCB_SVN2 (the module
+// running now, updated in place) reaches the latest level, the TD is advised to relaunch instead
+// of being OutOfDate; otherwise `converged` stands. TEE_TCB_SVN2's module identity must then
+// exist, as Intel requires (its STATUS_TDX_MODULE_MISMATCH).  -> tdx_module_identity_not_found
+Step AdviseTdRelaunch(const TdReportBody& td, const TcbInfo& tcb_info, TcbStatus sgx,
+                      TcbStatus converged, const QeTcbLevel* module, TcbStatus qe,
+                      TcbStatus* advised) {
+  *advised = converged;
+  if (!td.tee_tcb_svn2.has_value()) {
+    return std::nullopt;
+  }
+  const bool qe_current = qe != TcbStatus::kOutOfDate &&
+                          qe != TcbStatus::kOutOfDateConfigurationNeeded &&
+                          qe != TcbStatus::kRevoked;
+  const bool sgx_current = sgx == TcbStatus::kUpToDate || sgx == TcbStatus::kSwHardeningNeeded ||
+                           sgx == TcbStatus::kConfigurationNeeded ||
+                           sgx == TcbStatus::kConfigurationAndSwHardeningNeeded;
+  const bool tdx_out_of_date =
+      converged == TcbStatus::kOutOfDate || converged == TcbStatus::kOutOfDateConfigurationNeeded;
+  const bool module_out_of_date = module != nullptr && module->status == TcbStatus::kOutOfDate;
+  if (!qe_current || !sgx_current || !tdx_out_of_date || !module_out_of_date) {
+    return std::nullopt;
+  }
+  const std::array<uint8_t, 16>& svn2 = *td.tee_tcb_svn2;
+  const TcbLevel& latest = tcb_info.levels.front();  // the parser refuses an empty list
+  uint16_t latest_module_svn = latest.tdx_components[0];
+  if (svn2[1] != 0) {
+    const TdxModuleIdentity* identity = FindTdxModuleIdentity(tcb_info, svn2[1]);
+    if (identity == nullptr) {
+      return Reject(ErrorCode::kTdxModuleIdentityNotFound,
+                    absl::StrCat("TDX module major version ", svn2[1],
+                                 " (TEE_TCB_SVN2[1], the module running now) needs the module "
+                                 "identity ",
+                                 TdxModuleIdentityId(svn2[1]), ", which TCB Info does not hold (",
+                                 tcb_info.tdx_module_identities.size(), " identities)"));
+    }
+    latest_module_svn = identity->levels.front().isvsvn;  // the parser refuses an empty list
+  }
+  if (svn2[0] >= latest_module_svn && svn2[2] >= latest.tdx_components[2]) {
+    *advised = TcbStatusNeedsConfiguration(sgx) || TcbStatusNeedsConfiguration(converged)
+                   ? TcbStatus::kTdRelaunchAdvisedConfigurationNeeded
+                   : TcbStatus::kTdRelaunchAdvised;
+  }
+  return std::nullopt;
+}
+
 // Step 12: the combined status; Revoked is a rejection. Intel's QVL converges the TDX module's
-// status into the platform's, then the QE's into that, by the same rule (CombineStatus).
-// -> tcb_revoked
-Step CheckCombinedStatus(TcbStatus platform, const QeTcbLevel* module, TcbStatus qe,
-                         TcbStatus* combined) {
-  const TcbStatus with_module = module ? CombineStatus(platform, module->status) : platform;
+// status into the platform's, then (TD report 1.5) advises a relaunch, then converges the QE's
+// into that, by the same rule (CombineStatus).  -> tcb_revoked, tdx_module_identity_not_found
+Step CheckCombinedStatus(const Verifier::Context& context, TcbStatus* combined) {
+  const TcbStatus platform = context.platform_level->status;
+  const QeTcbLevel* module = context.module_level;
+  const TcbStatus qe = context.qe_level->status;
+  TcbStatus with_module = module ? CombineStatus(platform, module->status) : platform;
+  if (context.quote.td_report && with_module != TcbStatus::kRevoked) {
+    if (Step rejected =
+            AdviseTdRelaunch(*context.quote.td_report, context.verified->tcb_info,
+                             context.sgx_level->status, with_module, module, qe, &with_module)) {
+      return rejected;
+    }
+  }
   *combined = CombineStatus(with_module, qe);
   if (*combined == TcbStatus::kRevoked) {
     return Reject(
@@ -1032,9 +1098,10 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
   if (Step rejected = SelectQeTcbLevel(quote.qe_report, identity, &context.qe_level)) {
     return *std::move(rejected);
   }
-  if (Step rejected =
-          td != nullptr ? SelectTdxTcbLevel(tcb_info, chain.extension, *td, &context.platform_level)
-                        : SelectSgxTcbLevel(tcb_info, chain.extension, &context.platform_level)) {
+  if (Step rejected = td != nullptr
+                          ? SelectTdxTcbLevel(tcb_info, chain.extension, *td, &context.sgx_level,
+                                              &context.platform_level)
+                          : SelectSgxTcbLevel(tcb_info, chain.extension, &context.platform_level)) {
     return *std::move(rejected);
   }
   if (context.module_identity != nullptr) {
@@ -1043,8 +1110,7 @@ VerificationResult Verifier::Verify(absl::string_view quote_bytes, const Collate
       return *std::move(rejected);
     }
   }
-  if (Step rejected = CheckCombinedStatus(context.platform_level->status, context.module_level,
-                                          context.qe_level->status, &context.status)) {
+  if (Step rejected = CheckCombinedStatus(context, &context.status)) {
     return *std::move(rejected);
   }
   if (Step rejected = CheckValidityWindows(chain, signed_collateral, options, &context.expired)) {

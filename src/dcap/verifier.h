@@ -39,6 +39,14 @@
 //                                                                    -> tcb_level_not_found
 //  12. combined status (platform, then module, then QE, as Intel's QVL converges them) Revoked
 //                                                                    -> tcb_revoked
+//      TD report 1.5 only, before the QE's status joins: Intel's relaunch advice. With the QE
+//      not OutOfDate, the SGX level UpToDate, SWHardeningNeeded, ConfigurationNeeded or
+//      ConfigurationAndSWHardeningNeeded, the TDX status OutOfDate(ConfigurationNeeded) and the
+//      module's level OutOfDate, a TEE_TCB_SVN2 that reaches the latest (first) level makes the
+//      status TDRelaunchAdvised (TDRelaunchAdvisedConfigurationNeeded when the SGX or TDX status
+//      needs configuration): verified, like OutOfDate, never UpToDate. A module running now
+//      of major version TEE_TCB_SVN2[1] > 0 without its identity in TCB Info
+//                                                          -> tdx_module_identity_not_found
 //  13. every validity window holds at `at`: each certificate, both CRLs (thisUpdate..nextUpdate),
 //      TCB Info and QE Identity (issueDate..nextUpdate)              -> collateral_expired
 //      (options.allow_expired_collateral waives this and sets Verdict::collateral_expired)
@@ -102,7 +110,9 @@ struct Rejection {
 };
 
 struct Verdict {
-  TcbStatus tcb_status = TcbStatus::kUpToDate;  // never kRevoked (that is a Rejection)
+  // Never kRevoked (that is a Rejection); kTdRelaunchAdvised(ConfigurationNeeded) only for a
+  // TDX quote with a TD report 1.5.
+  TcbStatus tcb_status = TcbStatus::kUpToDate;
   // The selected TCB Info level's status (for TDX, the level the SGX and TDX components chose).
   TcbStatus platform_tcb_status = TcbStatus::kUpToDate;
   TcbStatus qe_tcb_status = TcbStatus::kUpToDate;

@@ -187,6 +187,13 @@ std::string ResultText(const dcap::VerificationResult& result) {
                     (verdict.report.attributes[0] & 0x02) ? ", DEBUG enclave" : "", "\n  FMSPC ",
                     HexEncode(verdict.pck.fmspc), ", PCE ID ", HexEncode(verdict.pck.pce_id), "\n");
   }
+  if (verdict.tcb_status == dcap::TcbStatus::kTdRelaunchAdvised ||
+      verdict.tcb_status == dcap::TcbStatus::kTdRelaunchAdvisedConfigurationNeeded) {
+    absl::StrAppend(&text,
+                    "  note: the TDX module was updated since this TD launched (TEE_TCB_SVN2 ",
+                    HexEncode(*verdict.td_report->tee_tcb_svn2),
+                    "); relaunch the TD to leave the OutOfDate state it started in\n");
+  }
   if (verdict.collateral_expired) {
     absl::StrAppend(&text, "  note: collateral is outside its validity period (allowed)\n");
   }

@@ -369,6 +369,38 @@ TEST_F(AttestdPkiTest, TdxCallServesTdxQuotesWithRuntimeDataBinding) {
   ExpectStillServing();
 }
 
+// A TD report 1.5 advised to relaunch (module at TDX_01's OutOfDate level at launch, updated in
+// place to its latest): a token whose attester_tcb_status is Intel's TDRelaunchAdvised, counted
+// under that label; a policy that permits only "UpToDate" refuses it.
+TEST_F(AttestdPkiTest, TdRelaunchAdvisedIsItsOwnStatusForTokensPoliciesAndMetrics) {
+  pki_.UseTdx();
+  testing::QuoteBuilder tdx(pki_);
+  tdx.UseTdx(5);
+  tdx.td.tee_tcb_svn = {3, 1, 2};
+  tdx.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 1, 2};
+  tdx.td.mr_service_td = std::array<uint8_t, 48>{};
+  const std::string quote = tdx.Build();
+  instance_.source().Put(*pccs::PlatformIdOfQuote(quote), pki_.BuildCollateral());
+
+  const nlohmann::json claims = TokenPayload(instance_.AttestTdxVm(Body(quote)), instance_.Jwks());
+  EXPECT_EQ(claims["attester_tcb_status"], "TDRelaunchAdvised");
+  EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array({"INTEL-SA-01036"}));
+
+  const std::string up_to_date_only =
+      "version=1.0; authorizationrules { [type==\"attester_tcb_status\", "
+      "value==\"UpToDate\"] => permit(); }; issuancerules { };";
+  auto refused =
+      instance_.AttestTdxVm(Body(quote, absl::StrCat(R"(, "draftPolicyForAttestation": )",
+                                                     nlohmann::json(up_to_date_only).dump())));
+  ExpectRefused(refused, 403, "policy_denied");
+
+  httplib::Client client("127.0.0.1", instance_.port());
+  EXPECT_THAT(
+      client.Get("/metrics")->body,
+      HasSubstr(
+          R"(cn_attestd_attestations_total{code="none",result="issued",tcb_status="TDRelaunchAdvised"} 1)"));
+}
+
 TEST_F(AttestdPkiTest, BadInputsAreClear4xxAndTheServiceKeepsServing) {
   const std::string quote = builder_.Build();
   struct Case {

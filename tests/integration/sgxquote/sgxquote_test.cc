@@ -245,6 +245,38 @@ TEST_F(SgxQuoteTestPkiTest, OutOfDateTcbStillExitsZero) {
   EXPECT_EQ(json["isv_prod_id"], 7);
 }
 
+// A TD report 1.5 whose module was updated in place (TEE_TCB_SVN at TDX_01's OutOfDate level,
+// TEE_TCB_SVN2 at its latest): verified, exit 0, with Intel's relaunch status, never UpToDate.
+TEST_F(SgxQuoteTestPkiTest, TdRelaunchAdvisedIsVerifiedWithItsStatus) {
+  pki_.UseTdx();
+  builder_.UseTdx(5);
+  builder_.td.tee_tcb_svn = {3, 1, 2};
+  builder_.td.tee_tcb_svn2 = std::array<uint8_t, 16>{5, 1, 2};
+  builder_.td.mr_service_td = std::array<uint8_t, 48>{};
+  ProcessResult result = RunSgxQuote(VerifyArgs("quote.bin"));
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  nlohmann::json json = ParseJson(result);
+  EXPECT_EQ(json["verified"], true);
+  EXPECT_EQ(json["tee"], "tdx");
+  EXPECT_EQ(json["tcb_status"], "TDRelaunchAdvised");
+  EXPECT_EQ(json["tdx_module_status"], "OutOfDate");
+  EXPECT_EQ(json["tee_tcb_svn"], "03010200000000000000000000000000");
+  EXPECT_EQ(json["tee_tcb_svn2"], "05010200000000000000000000000000");
+  EXPECT_EQ(json["advisory_ids"], nlohmann::json::array({"INTEL-SA-01036"}));
+
+  pki_.tcb_info.levels[0].status = "ConfigurationNeeded";
+  std::vector<std::string> args = VerifyArgs("quote.bin");
+  result = RunSgxQuote(args);
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  EXPECT_EQ(ParseJson(result)["tcb_status"], "TDRelaunchAdvisedConfigurationNeeded");
+  args.pop_back();  // text
+  result = RunSgxQuote(args);
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  EXPECT_THAT(result.out,
+              HasSubstr("VERIFIED: TDX quote v5, TCB status TDRelaunchAdvisedConfigurationNeeded"));
+  EXPECT_THAT(result.out, HasSubstr("relaunch the TD"));
+}
+
 TEST_F(SgxQuoteTestPkiTest, RevokedPckExitsOneWithPckRevoked) {
   pki_.pck_crl.revoked_serials = {pki_.pck_serial};
   const ProcessResult result = RunSgxQuote(VerifyArgs("quote.bin"));
