@@ -105,6 +105,18 @@ JsonWriter& JsonWriter::Raw(absl::string_view json) {
 }
 
 void JsonWriter::Quoted(absl::string_view text) {
+  // Claims are mostly hex and base64: printable ASCII, copied whole after one branch-free scan.
+  bool printable_ascii = true;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    printable_ascii &= byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\';
+  }
+  if (printable_ascii) {
+    out_.push_back('"');
+    out_.append(text.data(), text.size());
+    out_.push_back('"');
+    return;
+  }
   if (!failed_ && !IsUtf8(text)) {
     failed_ = true;
     error_ = last_key_;
