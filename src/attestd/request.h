@@ -8,10 +8,13 @@
 //
 // Only `quote` is required. Base64url is accepted with or without '=' padding; the standard
 // alphabet's '+' and '/' are refused (MAA's clients send base64url). Unknown keys are ignored,
-// as MAA does. Errors are InvalidArgument whose message names the field and what is wrong
-// ("quote: not base64url at offset 17"): the service sends it to the client as is.
+// as MAA does; of a key given twice the last counts. Any JSON object is read (RFC 8259; "body:
+// not JSON" exactly when nlohmann refuses it, whichever parser read it: see request.cc). Errors
+// are InvalidArgument whose message names the field and what is wrong ("quote: not base64url at
+// offset 17"): the service sends it to the client as is.
 //
-// A pure function of the bytes; the fuzz target fuzz/attestd/fuzz_attest_request.cc drives it.
+// A function of the bytes (it keeps one parser per thread, which holds no result between calls);
+// thread-safe. The fuzz target fuzz/attestd/fuzz_attest_request.cc drives it.
 
 #include <optional>
 #include <string>

@@ -96,5 +96,70 @@ TEST(ParseAttestRequestTest, EveryMalformedFieldIsNamed) {
             "quote: not base64url at offset 17");
 }
 
+// JSON that simdjson alone would refuse is read as before (nlohmann decides): the body is JSON.
+TEST(ParseAttestRequestTest, ReadsValidJsonWhateverItsUnknownFieldsHold) {
+  const std::string deep = std::string(2000, '[') + std::string(2000, ']');
+  for (const std::string& body : {
+           std::string("\xEF\xBB\xBF{\"quote\": \"AQID\"}"),  // byte-order mark
+           std::string(R"({"quote": "AQID", "x": 123456789012345678901234567890})"),
+           std::string(R"({"quote": "AQID", "x": -9223372036854775809})"),
+           absl::StrCat(R"({"quote": "AQID", "x": )", deep, "}"),
+       }) {
+    auto r = ParseAttestRequest(body);
+    ASSERT_TRUE(r.ok()) << body.substr(0, 60) << ": " << r.status();
+    EXPECT_EQ(r->quote, "\x01\x02\x03");
+  }
+  // The same fallback still names a bad known field, and reads what the known fields hold.
+  EXPECT_EQ(Message(ParseAttestRequest(absl::StrCat(R"({"quote": )", deep, R"(, "x": 1e30})"))),
+            "quote: must be a base64url string");
+  auto r = ParseAttestRequest(absl::StrCat(
+      R"({"y": 99999999999999999999, "quote": "AQID", "nonce": "n\u00e9", "runtimeData":)",
+      R"( {"data": "eyJhIjoxfQ", "dataType": "JSON", "z": )", deep, "}}"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r->nonce, "n\xC3\xA9");
+  EXPECT_EQ(r->runtime_data->data, R"({"a":1})");
+  EXPECT_EQ(Message(ParseAttestRequest(R"({"quote": "AQID", "x": 1e400})")), "body: not JSON");
+  EXPECT_EQ(Message(ParseAttestRequest("{\"quote\": \"AQID\", \"x\": \"\xff\"}")),
+            "body: not JSON");
+  EXPECT_EQ(Message(ParseAttestRequest(R"({"quote": "AQID"} x)")), "body: not JSON");
+  EXPECT_EQ(Message(ParseAttestRequest("")), "body: not JSON");
+}
+
+// Duplicate keys: the last one counts (as nlohmann, the parser before, did); unknown keys and
+// null optional fields are ignored, and escapes in strings are decoded before base64url.
+TEST(ParseAttestRequestTest, TheLastOfDuplicateKeysCountsAndUnknownKeysAreIgnored) {
+  auto r = ParseAttestRequest(
+      R"({"quote": "AQID", "quote": "BAUG", "nonce": null, "runtimeData": null, "u": {"quote": 1},)"
+      R"( "initTimeData": {"data": "AA", "dataType": "JSON", "dataType": "Binary"}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->quote, "\x04\x05\x06");
+  EXPECT_FALSE(r->nonce.has_value());
+  EXPECT_FALSE(r->runtime_data.has_value());
+  EXPECT_FALSE(r->init_time_data->is_json);
+  EXPECT_EQ(Message(ParseAttestRequest(R"({"quote": "AQID", "quote": 5})")),
+            "quote: must be a base64url string");
+  EXPECT_EQ(ParseAttestRequest(R"({"quote": "AQ\u0049D"})")->quote, "\x01\x02\x03");
+  EXPECT_EQ(Message(ParseAttestRequest(R"({"quote": "AQ\u002bD"})")),
+            "quote: not base64url at offset 2");
+}
+
+// The parser kept per thread must not hand one request's fields to the next (its strings live in
+// the parser's buffers), whatever the order of small and large bodies.
+TEST(ParseAttestRequestTest, EachBodyIsReadOnItsOwn) {
+  const std::string big_nonce(100 << 10, 'n');
+  for (int round = 0; round < 3; ++round) {
+    auto small = ParseAttestRequest(R"({"quote": "AQID", "nonce": "a"})");
+    auto big =
+        ParseAttestRequest(absl::StrCat(R"({"quote": "BAUG", "nonce": ")", big_nonce, "\"}"));
+    auto again = ParseAttestRequest(R"({"quote": "AAAA"})");
+    ASSERT_TRUE(small.ok() && big.ok() && again.ok());
+    EXPECT_EQ(*small->nonce, "a");
+    EXPECT_EQ(*big->nonce, big_nonce);
+    EXPECT_EQ(big->quote, "\x04\x05\x06");
+    EXPECT_EQ(again->quote, std::string(3, '\0'));
+    EXPECT_FALSE(again->nonce.has_value());
+  }
+}
+
 }  // namespace
 }  // namespace cn::attestd

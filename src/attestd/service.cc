@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
+#include "src/attestd/json_writer.h"
 #include "src/attestd/request.h"
 #include "src/attestd/token.h"
 #include "src/common/check.h"
@@ -90,14 +91,14 @@ std::vector<Claim> TeeClaims(const dcap::Verdict& verdict, const AttestRequest& 
   return claims;
 }
 
-OrderedJson ToJson(const ClaimValue& value) {
+void WriteClaim(JsonWriter& writer, const ClaimValue& value) {
   if (const bool* b = std::get_if<bool>(&value)) {
-    return *b;
+    writer.Bool(*b);
+  } else if (const int64_t* i = std::get_if<int64_t>(&value)) {
+    writer.Int(*i);
+  } else {
+    writer.String(std::get<std::string>(value));
   }
-  if (const int64_t* i = std::get_if<int64_t>(&value)) {
-    return *i;
-  }
-  return std::get<std::string>(value);
 }
 
 std::string HexSha256(absl::string_view bytes) { return dcap::HexEncode(dcap::Sha256(bytes)); }
@@ -203,6 +204,14 @@ AttestationService::AttestationService(ServiceOptions options, std::vector<Signi
                            "Attestation requests by result (issued or refused), error code and "
                            "TCB status")
                        .Register(registry);
+  attestation_counts_.emplace(*attestations_,
+                              std::vector<std::string>{"result", "code", "tcb_status"});
+  signed_header_ = OrderedJson{
+      {"alg", keys_.front().alg()},
+      {"jku", absl::StrCat(options_.issuer, "/certs")},
+      {"kid", keys_.front().kid()},
+      {"typ", "JWT"}}.dump();
+  unsigned_header_ = OrderedJson{{"alg", "none"}, {"typ", "JWT"}}.dump();
   collateral_latency_ = &prometheus::BuildHistogram()
                              .Name("cn_attestd_collateral_fetch_seconds")
                              .Help("Time to get a quote's collateral from the collateral source")
@@ -249,11 +258,7 @@ http::Response AttestationService::OpenIdConfiguration() const {
 http::Response AttestationService::Refuse(int status, absl::string_view code,
                                           absl::string_view message,
                                           absl::string_view tcb_status) const {
-  attestations_
-      ->Add({{"result", "refused"},
-             {"code", std::string(code)},
-             {"tcb_status", tcb_status.empty() ? "none" : std::string(tcb_status)}})
-      .Increment();
+  attestation_counts_->Get({"refused", code, tcb_status.empty() ? "none" : tcb_status}).Increment();
   return http::ErrorResponse(status, code, message);
 }
 
@@ -408,75 +413,107 @@ http::Response AttestationService::Attest(const http::Request& http_request, dca
 
   const SigningKey* key = request.draft_policy.has_value() ? nullptr : &keys_.front();
   const int64_t iat = absl::ToUnixSeconds(now);
-  OrderedJson payload = {
-      {"iss", options_.issuer},
-      {"iat", iat},
-      {"nbf", iat},
-      {"exp", absl::ToUnixSeconds(now + options_.token_lifetime)},
-      {"jti", RandomHex(32)},
-  };
+  // The claims in their fixed order (docs/attestd.md); the service's own names first, so
+  // policy-issued claims cannot replace them.
+  JsonWriter payload(2048);
+  std::vector<absl::string_view> own = {
+      "iss", "iat", "nbf", "exp", "jti", "x-ms-ver", "x-ms-policy-hash", "attester_advisory_ids"};
+  payload.BeginObject()
+      .Key("iss")
+      .String(options_.issuer)
+      .Key("iat")
+      .Int(iat)
+      .Key("nbf")
+      .Int(iat)
+      .Key("exp")
+      .Int(absl::ToUnixSeconds(now + options_.token_lifetime))
+      .Key("jti")
+      .String(RandomHex(32));
   if (request.nonce.has_value()) {
-    payload["nonce"] = *request.nonce;
+    payload.Key("nonce").String(*request.nonce);
+    own.push_back("nonce");
   }
-  payload["x-ms-ver"] = "1.0";
-  payload["x-ms-policy-hash"] = PolicyHash(policy->text());
+  payload.Key("x-ms-ver").String("1.0").Key("x-ms-policy-hash").String(PolicyHash(policy->text()));
   for (const Claim& claim : incoming) {
-    payload[claim.type] = ToJson(claim.value);
+    WriteClaim(payload.Key(claim.type), claim.value);
+    own.push_back(claim.type);
   }
+  // JSON runtime data is embedded as nlohmann reads it (ParseAttestRequest checked it with the
+  // same parser).
   if (request.runtime_data.has_value() && request.runtime_data->is_json) {
-    payload["x-ms-runtime"] = OrderedJson::parse(request.runtime_data->data);
+    payload.Key("x-ms-runtime").Raw(OrderedJson::parse(request.runtime_data->data).dump());
+    own.push_back("x-ms-runtime");
   }
   if (request.init_time_data.has_value() && request.init_time_data->is_json) {
-    payload["x-ms-inittime"] = OrderedJson::parse(request.init_time_data->data);
+    payload.Key("x-ms-inittime").Raw(OrderedJson::parse(request.init_time_data->data).dump());
+    own.push_back("x-ms-inittime");
   }
   if (tee == dcap::Tee::kSgx) {  // MAA's TDX token has no collateral claim
     const std::shared_ptr<const CollateralHashes> hashes = HashesOf(*collateral);
-    payload["x-ms-sgx-collateral"] = {
-        {"qeidcertshash", hashes->qe_identity_issuer_chain},
-        {"qeidcrlhash", hashes->root_ca_crl},
-        {"qeidhash", hashes->qe_identity},
-        {"quotehash", HexSha256(request.quote)},
-        {"tcbinfocertshash", hashes->tcb_info_issuer_chain},
-        {"tcbinfocrlhash", hashes->root_ca_crl},
-        {"tcbinfohash", hashes->tcb_info},
-    };
+    own.push_back("x-ms-sgx-collateral");
+    payload.Key("x-ms-sgx-collateral")
+        .BeginObject()
+        .Key("qeidcertshash")
+        .String(hashes->qe_identity_issuer_chain)
+        .Key("qeidcrlhash")
+        .String(hashes->root_ca_crl)
+        .Key("qeidhash")
+        .String(hashes->qe_identity)
+        .Key("quotehash")
+        .String(HexSha256(request.quote))
+        .Key("tcbinfocertshash")
+        .String(hashes->tcb_info_issuer_chain)
+        .Key("tcbinfocrlhash")
+        .String(hashes->root_ca_crl)
+        .Key("tcbinfohash")
+        .String(hashes->tcb_info)
+        .EndObject();
   }
-  payload["attester_advisory_ids"] = verdict.advisory_ids;
+  payload.Key("attester_advisory_ids").BeginArray();
+  for (const std::string& id : verdict.advisory_ids) {
+    payload.String(id);
+  }
+  payload.EndArray();
   // issue()d claims: the service's own claims cannot be replaced; a type issued twice becomes an
-  // array, as in MAA.
-  std::map<std::string, bool> own;
-  for (auto it = payload.begin(); it != payload.end(); ++it) {
-    own[it.key()] = true;
-  }
+  // array of its values in the order issued, at the place of its first issue (as in MAA).
+  std::vector<std::pair<absl::string_view, std::vector<const ClaimValue*>>> issued;
   for (const Claim& claim : decision.issued) {
-    if (own.contains(claim.type)) {
+    if (std::find(own.begin(), own.end(), claim.type) != own.end()) {
       continue;
     }
-    auto existing = payload.find(claim.type);
-    if (existing == payload.end()) {
-      payload[claim.type] = ToJson(claim.value);
+    auto same = std::find_if(issued.begin(), issued.end(),
+                             [&](const auto& entry) { return entry.first == claim.type; });
+    if (same == issued.end()) {
+      issued.push_back({claim.type, {&claim.value}});
     } else {
-      if (!existing->is_array()) {
-        *existing = OrderedJson::array({*existing});
-      }
-      existing->push_back(ToJson(claim.value));
+      same->second.push_back(&claim.value);
     }
   }
-
-  OrderedJson header;
-  if (key == nullptr) {
-    header = {{"alg", "none"}, {"typ", "JWT"}};
-  } else {
-    header = {{"alg", key->alg()},
-              {"jku", absl::StrCat(options_.issuer, "/certs")},
-              {"kid", key->kid()},
-              {"typ", "JWT"}};
+  for (const auto& [type, values] : issued) {
+    payload.Key(type);
+    if (values.size() == 1) {
+      WriteClaim(payload, *values.front());
+      continue;
+    }
+    payload.BeginArray();
+    for (const ClaimValue* value : values) {
+      WriteClaim(payload, *value);
+    }
+    payload.EndArray();
   }
-  attestations_->Add({{"result", "issued"}, {"code", "none"}, {"tcb_status", tcb_status}})
-      .Increment();
-  OrderedJson body = {{"token", EncodeJws(header, payload, key)}};
-  return http::Response{
-      .status = 200, .content_type = "application/json", .body = body.dump(), .headers = {}};
+  payload.EndObject();
+  absl::StatusOr<std::string> payload_json = std::move(payload).Finish();
+  if (!payload_json.ok()) {  // a policy issued a claim that is not UTF-8: refused, not signed
+    return Refuse(500, "internal", absl::StrCat("token: ", payload_json.status().message()),
+                  tcb_status);
+  }
+  attestation_counts_->Get({"issued", "none", tcb_status}).Increment();
+  const std::string token =
+      EncodeJwsOfText(key == nullptr ? unsigned_header_ : signed_header_, *payload_json, key);
+  return http::Response{.status = 200,
+                        .content_type = "application/json",
+                        .body = absl::StrCat("{\"token\":\"", token, "\"}"),
+                        .headers = {}};
 }
 
 }  // namespace cn::attestd

@@ -22,6 +22,7 @@
 // another thread (the policy reloader) at any time.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "prometheus/registry.h"
 #include "src/attestd/keys.h"
 #include "src/attestd/policy.h"
+#include "src/common/metrics.h"
 #include "src/dcap/bounded_cache.h"
 #include "src/dcap/verifier.h"
 #include "src/http/server.h"
@@ -91,6 +93,9 @@ class AttestationService {
   const os::Clock& clock_;
   std::string certs_body_;
   std::string openid_body_;
+  // The JWS headers: of the first key's tokens and of draft-policy (unsigned) tokens.
+  std::string signed_header_;
+  std::string unsigned_header_;
 
   // PlatformIdOfQuote parses the quote's PCK chain (X.509 parsing is slow in OpenSSL 3): keyed
   // by SHA-256 of the certification data and the TEE (one PCK certificate serves both). Only a
@@ -116,6 +121,7 @@ class AttestationService {
   std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(mu_);
 
   prometheus::Family<prometheus::Counter>* attestations_;
+  std::optional<common::CounterCache> attestation_counts_;  // of attestations_
   prometheus::Histogram* collateral_latency_;
   prometheus::Family<prometheus::Counter>* collateral_failures_;
   prometheus::Counter* policy_reloads_;

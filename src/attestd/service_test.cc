@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "src/attestd/request.h"
 #include "src/testing/fake_clock.h"
 #include "src/testing/fake_collateral_source.h"
@@ -346,6 +347,40 @@ TEST_F(ServiceTest, PolicyDenyByMrsignerAndIssuedClaims) {
   response = Post(Body(builder_.Build()));
   EXPECT_EQ(response.status, 403);
   EXPECT_THAT(Message(response), HasSubstr("no permit rule matched"));
+}
+
+// The payload's claims in their documented order (the token is written as text, not dumped from
+// a DOM); issued claims after the service's own, a type issued twice as an array at its first
+// place.
+TEST_F(ServiceTest, ClaimsComeInTheirOrderWithIssuedClaimsLast) {
+  std::optional<Policy> issue = ParsePolicy(
+      "version=1.0; authorizationrules { => permit(); }; issuancerules { "
+      "c:[type==\"x-ms-sgx-svn\"] => issue(type=\"tier\", value=\"gold\"); "
+      "=> issue(type=\"level\", value=true); "
+      "c:[type==\"x-ms-sgx-product-id\"] => issue(type=\"tier\", value=c.value); };");
+  ASSERT_TRUE(issue.has_value());
+  service_->SetPolicy(std::make_shared<const Policy>(*issue));
+  const http::Response response = Post(Body(builder_.Build()));
+  const nlohmann::json claims = Payload(response);
+  EXPECT_EQ(claims["tier"], nlohmann::json::array({"gold", 7}));
+  EXPECT_EQ(claims["level"], true);
+  const std::string token = nlohmann::json::parse(response.body)["token"];
+  const std::vector<std::string> parts = absl::StrSplit(token, '.');
+  ASSERT_EQ(parts.size(), 3u);
+  std::string payload_text;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &payload_text));
+  std::vector<std::string> order;
+  const nlohmann::ordered_json payload = nlohmann::ordered_json::parse(payload_text);
+  for (auto it = payload.begin(); it != payload.end(); ++it) {
+    order.push_back(it.key());
+  }
+  EXPECT_THAT(
+      order, ::testing::ElementsAre(
+                 "iss", "iat", "nbf", "exp", "jti", "x-ms-ver", "x-ms-policy-hash",
+                 "x-ms-attestation-type", "x-ms-sgx-is-debuggable", "x-ms-sgx-mrenclave",
+                 "x-ms-sgx-mrsigner", "x-ms-sgx-product-id", "x-ms-sgx-svn", "x-ms-sgx-report-data",
+                 "x-ms-sgx-fmspc", "x-ms-sgx-pceid", "attester_tcb_status", "x-ms-sgx-collateral",
+                 "attester_advisory_ids", "tier", "level"));
 }
 
 }  // namespace

@@ -5,12 +5,18 @@
 
 namespace cn::attestd {
 
+std::string EncodeJwsOfText(absl::string_view header_json, absl::string_view payload_json,
+                            const SigningKey* key) {
+  std::string token =
+      absl::StrCat(EncodeBase64Url(header_json), ".", EncodeBase64Url(payload_json));
+  const std::string signature = key == nullptr ? "" : EncodeBase64Url(key->Sign(token));
+  absl::StrAppend(&token, ".", signature);
+  return token;
+}
+
 std::string EncodeJws(const nlohmann::ordered_json& header, const nlohmann::ordered_json& payload,
                       const SigningKey* key) {
-  std::string signing_input =
-      absl::StrCat(EncodeBase64Url(header.dump()), ".", EncodeBase64Url(payload.dump()));
-  const std::string signature = key == nullptr ? "" : EncodeBase64Url(key->Sign(signing_input));
-  return absl::StrCat(signing_input, ".", signature);
+  return EncodeJwsOfText(header.dump(), payload.dump(), key);
 }
 
 }  // namespace cn::attestd

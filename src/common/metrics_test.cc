@@ -25,5 +25,22 @@ TEST(MetricsTest, RegistersUnlabelledSeriesUnderTheirNamesWithHelp) {
   EXPECT_THAT(text, HasSubstr("cn_sgx_platform_ready 1\n"));
 }
 
+TEST(CounterCacheTest, GivesEachLabelSetItsOwnSeriesOfTheFamily) {
+  prometheus::Registry registry;
+  auto& family =
+      prometheus::BuildCounter().Name("cn_test_requests_total").Help("R").Register(registry);
+  CounterCache cache(family, {"route", "status"});
+  cache.Get({"/a", "200"}).Increment();
+  cache.Get({"/a", "200"}).Increment();
+  cache.Get({"/a", "404"}).Increment();
+  // Values that would join to the same text without a separator stay apart.
+  cache.Get({"/a2", "00"}).Increment(5);
+  EXPECT_EQ(&cache.Get({"/a", "200"}), &family.Add({{"route", "/a"}, {"status", "200"}}));
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("cn_test_requests_total{route=\"/a\",status=\"200\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("cn_test_requests_total{route=\"/a\",status=\"404\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("cn_test_requests_total{route=\"/a2\",status=\"00\"} 5\n"));
+}
+
 }  // namespace
 }  // namespace cn::common
