@@ -33,7 +33,7 @@ class TrustAnchor {
   // its own; public_key() is the key).
   const CertificatePtr& root() const { return root_; }
   X509* certificate() const { return root_->x509(); }
-  EVP_PKEY* public_key() const { return root_->key(); }
+  const P256PublicKey& public_key() const { return root_->key(); }
   // DER SubjectPublicKeyInfo of the root key: what matching compares.
   const std::string& public_key_der() const { return public_key_der_; }
   bool HasKey(EVP_PKEY* key) const;

@@ -27,7 +27,7 @@ struct ValidityWindow {
 };
 
 struct Verifier::AttestationKey {
-  EvpPkeyPtr key;
+  P256PublicKey key;
 };
 
 struct Verifier::VerifiedChain {
@@ -302,7 +302,7 @@ std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl:
     status = absl::InvalidArgumentError(
         absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
   }
-  if (status.ok() && !VerifyEcdsaSha256((*signer)->key(), text, signature)) {
+  if (status.ok() && !(*signer)->key().VerifySha256(text, signature)) {
     status = absl::InvalidArgumentError(
         absl::StrCat(what, " signature does not verify over its text with the key of ",
                      Subject((*signer)->x509())));
@@ -890,7 +890,7 @@ std::optional<Rejection> Verifier::CheckQuoteSignature(Context& context) const {
   const std::string& raw_key = context.raw_attestation_key;
   std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
   if (attestation_key == nullptr) {
-    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
+    absl::StatusOr<P256PublicKey> key = P256PublicKey::FromRaw(raw_key);
     if (!key.ok()) {
       return Reject(ErrorCode::kInvalidQuoteSignature,
                     absl::StrCat("attestation key: ", key.status().message()));
@@ -898,7 +898,7 @@ std::optional<Rejection> Verifier::CheckQuoteSignature(Context& context) const {
     attestation_key = attestation_keys_.Insert(
         raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
   }
-  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
+  if (!attestation_key->key.VerifySha256(quote.signed_bytes, AsView(quote.signature))) {
     return Reject(ErrorCode::kInvalidQuoteSignature,
                   "quote signature does not verify over the header and report body with the "
                   "attestation key");
@@ -936,8 +936,8 @@ std::optional<Rejection> Verifier::CheckQeReportSignature(Context& context) cons
     return std::string(AsView(digest));
   }();
   if (!CachedSignatureFact(qe_fact, [&] {
-        return VerifyEcdsaSha256(chain.certs[0]->key(), quote.qe_report_bytes,
-                                 AsView(quote.qe_report_signature));
+        return chain.certs[0]->key().VerifySha256(quote.qe_report_bytes,
+                                                  AsView(quote.qe_report_signature));
       })) {
     return Reject(ErrorCode::kInvalidQeReportSignature,
                   "QE report signature does not verify with the PCK certificate's key");
