@@ -136,6 +136,33 @@ TEST(PckExtensionTest, RejectsMissingEntries) {
               HasSubstr("TCB entry is missing"));
 }
 
+TEST(PckExtensionTest, NamesTheTcbEntryThatIsWrong) {
+  const std::string der = testing::EncodeSgxExtension(PckExtension{});
+  // TCB entry 5: OID 1.2.840.113741.1.13.1.2.5, then its INTEGER.
+  const std::string entry5("\x06\x0b\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x02\x05\x02", 14);
+  const size_t at = der.find(entry5);
+  ASSERT_NE(at, std::string::npos);
+  const size_t index = at + 12;
+  std::string other = der;
+  other[index] = 19;
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("unexpected TCB entry 1.2.840.113741.1.13.1.2.19"));
+  other[index] = 0;
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("unexpected TCB entry 1.2.840.113741.1.13.1.2.0"));
+  other[index] = 6;
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("TCB entry 1.2.840.113741.1.13.1.2.6 repeats"));
+  other = der;
+  other[index + 1] = 0x04;  // an OCTET STRING where the INTEGER belongs
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("TCB entry 1.2.840.113741.1.13.1.2.5"));
+  other = der;
+  other[index - 1] = 0x03;  // 1.2.840.113741.1.13.1.3.5: not a TCB entry
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("unexpected TCB entry 1.2.840.113741.1.13.1.3.5"));
+}
+
 TEST(DerReaderTest, RejectsIndefiniteAndNonMinimalLengths) {
   // The reader keeps views: the bytes must outlive it.
   const std::string indefinite_bytes("\x30\x80\x00\x00", 4);
