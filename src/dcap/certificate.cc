@@ -146,6 +146,7 @@ absl::StatusOr<CertificatePtr> Certificate::Decode(std::string der) {
   cert->tbs_ = parts.tbs;
   cert->signature_ = parts.signature;
   ASSIGN_OR_RETURN(cert->key_, P256KeyOf(x509));
+  cert->key_der_ = CertificateKeyDer(x509);
   return cert;
 }
 

@@ -43,6 +43,9 @@ class Certificate {
   // X509 carries no EVP_PKEY: X509_get0_pubkey() on it fails; use key().
   X509* x509() const { return x509_.get(); }
   const P256PublicKey& key() const { return *key_; }
+  // The SubjectPublicKeyInfo as CertificateKeyDer(x509()) encodes it, made once at decode time:
+  // chains compare keys by it several times per verification.
+  const std::string& key_der() const { return key_der_; }
   const std::string& der() const { return der_; }
 
   // Whether the certificate's signature verifies over its TBS bytes with `issuer_key`.
@@ -57,6 +60,7 @@ class Certificate {
   absl::string_view signature_;  // into der_: DER ECDSA-Sig-Value
   X509Ptr x509_;
   std::optional<P256PublicKey> key_;  // always set once decoded
+  std::string key_der_;
 };
 
 using CertificatePtr = std::shared_ptr<const Certificate>;

@@ -57,6 +57,8 @@ TEST_F(CertificateTest, DecodesAndVerifiesAgainstTheIssuersKeyOnly) {
   // The key is the subject's, imported from the point, while the X509 itself has none.
   EXPECT_EQ((*cert)->key().UncompressedPoint(), "\x04" + testing::RawPublicKey(subject_key_.get()));
   EXPECT_EQ(X509_get0_pubkey((*cert)->x509()), nullptr);
+  EXPECT_EQ((*cert)->key_der(), CertificateKeyDer(issued.get()));
+  EXPECT_EQ((*cert)->key_der(), PublicKeyDer(subject_key_.get()));
   EXPECT_EQ(NameText(X509_get_subject_name((*cert)->x509())), "O=Test PKI,CN=Subject");
   EXPECT_EQ(X509_cmp((*cert)->x509(), issued.get()), 0);
   EXPECT_TRUE((*cert)->SignatureVerifiesWith(Key(issuer_key_)));

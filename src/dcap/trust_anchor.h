@@ -39,6 +39,8 @@ class TrustAnchor {
   bool HasKey(EVP_PKEY* key) const;
   // Whether `cert` carries the root key (by its SubjectPublicKeyInfo; cheaper than HasKey).
   bool IsKeyOf(X509* cert) const;
+  // The same for a decoded certificate, without encoding its key again.
+  bool IsKeyOf(const Certificate& cert) const { return cert.key_der() == public_key_der_; }
   // Whether `cert` is byte for byte the anchor's own certificate.
   bool IsCertificate(X509* cert) const;
   // Base64 of the certificate's DER (no line breaks), for DecodePemCertificates to reuse root()

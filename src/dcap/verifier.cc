@@ -133,7 +133,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
                                            const TrustAnchor& anchor, absl::string_view what,
                                            std::vector<ValidityWindow>* windows) {
   const size_t count = certs.size();
-  const bool root_in_chain = anchor.IsKeyOf(certs[count - 1]->x509());
+  const bool root_in_chain = anchor.IsKeyOf(*certs[count - 1]);
   const size_t below_root = root_in_chain ? count - 1 : count;
   if (below_root == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
@@ -158,7 +158,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
     X509* cert = certs[i]->x509();
     // The root may only end the chain: repeated in the middle, it would pass for the
     // intermediate CA (or the signer) and so be held to the wrong CRL and role.
-    if (anchor.IsKeyOf(cert)) {
+    if (anchor.IsKeyOf(*certs[i])) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert),
                        ") carries the trusted root's key, but the root may only end the chain"));
@@ -445,7 +445,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return chain;
   }
   chain->certs = *std::move(certs);
-  chain->leaf_key_der = CertificateKeyDer(chain->certs[0]->x509());
+  chain->leaf_key_der = chain->certs[0]->key_der();
   if (chain->leaf_key_der.empty()) {
     chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
                                 "PCK chain: the leaf certificate's key is unreadable");
@@ -475,7 +475,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
     chain->intermediate_subject = Subject(intermediate);
     chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));
-    chain->leaf_issuer_key_der = CertificateKeyDer(intermediate);
+    chain->leaf_issuer_key_der = list[1]->key_der();
     return absl::OkStatus();
   };
   if (absl::Status status = trust(); !status.ok()) {
