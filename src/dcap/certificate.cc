@@ -87,7 +87,7 @@ absl::StatusOr<SignedParts> SplitSigned(absl::string_view der, uint8_t optional_
 
 // The certificate's key, which must be EC P-256 (Intel's profile; the anchor's and every signer's
 // signatures are P-256 ECDSA).
-absl::StatusOr<EvpPkeyPtr> P256KeyOf(X509* cert) {
+absl::StatusOr<P256PublicKey> P256KeyOf(X509* cert) {
   const ASN1_OBJECT* algorithm = nullptr;
   const unsigned char* point = nullptr;
   int point_size = 0;
@@ -104,7 +104,7 @@ absl::StatusOr<EvpPkeyPtr> P256KeyOf(X509* cert) {
       OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(parameter)) != NID_X9_62_prime256v1) {
     return absl::InvalidArgumentError("the public key is not an EC P-256 key");
   }
-  return P256KeyFromPoint(AsView(point, static_cast<size_t>(point_size)));
+  return P256PublicKey::FromPoint(AsView(point, static_cast<size_t>(point_size)));
 }
 
 }  // namespace
@@ -146,11 +146,12 @@ absl::StatusOr<CertificatePtr> Certificate::Decode(std::string der) {
   cert->tbs_ = parts.tbs;
   cert->signature_ = parts.signature;
   ASSIGN_OR_RETURN(cert->key_, P256KeyOf(x509));
+  cert->key_der_ = CertificateKeyDer(x509);
   return cert;
 }
 
-bool Certificate::SignatureVerifiesWith(EVP_PKEY* issuer_key) const {
-  return VerifyEcdsaSha256Der(issuer_key, tbs_, signature_);
+bool Certificate::SignatureVerifiesWith(const P256PublicKey& issuer_key) const {
+  return issuer_key.VerifySha256Der(tbs_, signature_);
 }
 
 absl::StatusOr<std::vector<CertificatePtr>> DecodePemCertificates(absl::string_view pem,
@@ -182,10 +183,10 @@ absl::StatusOr<std::vector<CertificatePtr>> DecodePemCertificates(absl::string_v
   return certs;
 }
 
-bool CrlSignatureVerifiesWith(absl::string_view crl_der, EVP_PKEY* key) {
+bool CrlSignatureVerifiesWith(absl::string_view crl_der, const P256PublicKey& key) {
   // CRL TBS: version (optional INTEGER), then signature.
   absl::StatusOr<SignedParts> parts = SplitSigned(crl_der, der::kInteger, 0, "CRL");
-  return parts.ok() && VerifyEcdsaSha256Der(key, parts->tbs, parts->signature);
+  return parts.ok() && key.VerifySha256Der(parts->tbs, parts->signature);
 }
 
 }  // namespace cn::dcap

@@ -9,7 +9,7 @@
 // (three certificates made a third of a cold verification), and X509_verify fetches its
 // algorithms again on every call. Here the X509 is decoded in a library context with no
 // providers, so OpenSSL leaves the key undecoded; the key is imported from the raw point
-// (P256KeyFromPoint), and signatures are checked over the TBS bytes of the DER itself.
+// (P256PublicKey::FromPoint), and signatures are checked over the TBS bytes of the DER itself.
 //
 // What this accepts is what Intel's PCK certificate and CRL profile allows, and no more: keys
 // are EC P-256 (id-ecPublicKey, prime256v1); signatures are ecdsa-with-SHA256, the same
@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,11 +42,14 @@ class Certificate {
   // Names, extensions, validity, serial and SubjectPublicKeyInfo as OpenSSL parsed them. The
   // X509 carries no EVP_PKEY: X509_get0_pubkey() on it fails; use key().
   X509* x509() const { return x509_.get(); }
-  EVP_PKEY* key() const { return key_.get(); }
+  const P256PublicKey& key() const { return *key_; }
+  // The SubjectPublicKeyInfo as CertificateKeyDer(x509()) encodes it, made once at decode time:
+  // chains compare keys by it several times per verification.
+  const std::string& key_der() const { return key_der_; }
   const std::string& der() const { return der_; }
 
   // Whether the certificate's signature verifies over its TBS bytes with `issuer_key`.
-  bool SignatureVerifiesWith(EVP_PKEY* issuer_key) const;
+  bool SignatureVerifiesWith(const P256PublicKey& issuer_key) const;
 
  private:
   Certificate() = default;
@@ -55,7 +59,8 @@ class Certificate {
   absl::string_view tbs_;        // into der_
   absl::string_view signature_;  // into der_: DER ECDSA-Sig-Value
   X509Ptr x509_;
-  EvpPkeyPtr key_;
+  std::optional<P256PublicKey> key_;  // always set once decoded
+  std::string key_der_;
 };
 
 using CertificatePtr = std::shared_ptr<const Certificate>;
@@ -71,6 +76,6 @@ absl::StatusOr<std::vector<CertificatePtr>> DecodePemCertificates(absl::string_v
 // Whether the DER CRL `crl_der` (already parsed by ParseDerCrl from these same bytes) carries an
 // ecdsa-with-SHA256 signature over its TBS bytes that verifies with `key`. False for any
 // malformed or other signature.
-bool CrlSignatureVerifiesWith(absl::string_view crl_der, EVP_PKEY* key);
+bool CrlSignatureVerifiesWith(absl::string_view crl_der, const P256PublicKey& key);
 
 }  // namespace cn::dcap

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/check.h"
 #include "src/dcap/crypto.h"
 #include "src/testing/test_pki.h"
 
@@ -36,6 +37,14 @@ class CertificateTest : public ::testing::Test {
                                       .not_after = testing::TestTime("2030-01-01T00:00:00Z")});
   }
 
+  // A test key as the verifier holds keys.
+  static P256PublicKey Key(const EvpPkeyPtr& key) {
+    absl::StatusOr<P256PublicKey> imported =
+        P256PublicKey::FromRaw(testing::RawPublicKey(key.get()));
+    CN_CHECK(imported.ok());
+    return *std::move(imported);
+  }
+
   EvpPkeyPtr issuer_key_;
   X509Ptr issuer_;
   EvpPkeyPtr subject_key_;
@@ -46,13 +55,14 @@ TEST_F(CertificateTest, DecodesAndVerifiesAgainstTheIssuersKeyOnly) {
   absl::StatusOr<CertificatePtr> cert = Certificate::FromDer(CertificateDer(issued.get()), "leaf");
   ASSERT_TRUE(cert.ok()) << cert.status();
   // The key is the subject's, imported from the point, while the X509 itself has none.
-  EXPECT_EQ(PublicKeyDer((*cert)->key()), PublicKeyDer(subject_key_.get()));
+  EXPECT_EQ((*cert)->key().UncompressedPoint(), "\x04" + testing::RawPublicKey(subject_key_.get()));
   EXPECT_EQ(X509_get0_pubkey((*cert)->x509()), nullptr);
+  EXPECT_EQ((*cert)->key_der(), CertificateKeyDer(issued.get()));
+  EXPECT_EQ((*cert)->key_der(), PublicKeyDer(subject_key_.get()));
   EXPECT_EQ(NameText(X509_get_subject_name((*cert)->x509())), "O=Test PKI,CN=Subject");
   EXPECT_EQ(X509_cmp((*cert)->x509(), issued.get()), 0);
-  EXPECT_TRUE((*cert)->SignatureVerifiesWith(issuer_key_.get()));
-  EXPECT_FALSE((*cert)->SignatureVerifiesWith(subject_key_.get()));
-  EXPECT_FALSE((*cert)->SignatureVerifiesWith(nullptr));
+  EXPECT_TRUE((*cert)->SignatureVerifiesWith(Key(issuer_key_)));
+  EXPECT_FALSE((*cert)->SignatureVerifiesWith(Key(subject_key_)));
 }
 
 TEST_F(CertificateTest, ATamperedTbsByteNoLongerVerifies) {
@@ -62,7 +72,7 @@ TEST_F(CertificateTest, ATamperedTbsByteNoLongerVerifies) {
   der[at] = 's';
   absl::StatusOr<CertificatePtr> cert = Certificate::FromDer(der, "leaf");
   ASSERT_TRUE(cert.ok()) << cert.status();
-  EXPECT_FALSE((*cert)->SignatureVerifiesWith(issuer_key_.get()));
+  EXPECT_FALSE((*cert)->SignatureVerifiesWith(Key(issuer_key_)));
 }
 
 TEST_F(CertificateTest, RefusesAKeyThatIsNotP256) {
@@ -137,13 +147,13 @@ TEST_F(CertificateTest, CrlSignatureVerifiesOnlyWithItsIssuersKeyAndUntampered) 
                             .revoked_serials = {7},
                             .this_update = testing::TestTime("2025-06-01T00:00:00Z"),
                             .next_update = testing::TestTime("2025-08-01T00:00:00Z")});
-  EXPECT_TRUE(CrlSignatureVerifiesWith(crl, issuer_key_.get()));
-  EXPECT_FALSE(CrlSignatureVerifiesWith(crl, subject_key_.get()));
-  EXPECT_FALSE(CrlSignatureVerifiesWith(crl + "x", issuer_key_.get()));
+  EXPECT_TRUE(CrlSignatureVerifiesWith(crl, Key(issuer_key_)));
+  EXPECT_FALSE(CrlSignatureVerifiesWith(crl, Key(subject_key_)));
+  EXPECT_FALSE(CrlSignatureVerifiesWith(crl + "x", Key(issuer_key_)));
   const size_t name = crl.find("Issuer");
   ASSERT_NE(name, std::string::npos);
   crl[name] = 'i';
-  EXPECT_FALSE(CrlSignatureVerifiesWith(crl, issuer_key_.get()));
+  EXPECT_FALSE(CrlSignatureVerifiesWith(crl, Key(issuer_key_)));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -14,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/check.h"
+#include "src/common/status_macros.h"
 
 namespace cn::dcap {
 namespace {
@@ -57,6 +60,19 @@ const EVP_MD* Sha256Md() {
   return md;
 }
 
+// 0x04 || X || Y, the X9.62 uncompressed encoding of the quote's raw X || Y key.
+using PointBytes = std::array<char, 65>;
+absl::StatusOr<PointBytes> UncompressedPointOf(absl::string_view x_and_y) {
+  if (x_and_y.size() != 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("P-256 public key has ", x_and_y.size(), " bytes, expected 64"));
+  }
+  PointBytes point;
+  point[0] = 0x04;
+  std::memcpy(point.data() + 1, x_and_y.data(), 64);
+  return point;
+}
+
 }  // namespace
 
 Sha256Digest Sha256(absl::string_view data) {
@@ -92,14 +108,8 @@ Sha256Digest Sha256Hasher::Finish() {
 }
 
 absl::StatusOr<EvpPkeyPtr> P256KeyFromRaw(absl::string_view x_and_y) {
-  if (x_and_y.size() != 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("P-256 public key has ", x_and_y.size(), " bytes, expected 64"));
-  }
-  char point[65];
-  point[0] = 0x04;  // uncompressed
-  std::memcpy(point + 1, x_and_y.data(), 64);
-  return P256KeyFromPoint(absl::string_view(point, sizeof(point)));
+  ASSIGN_OR_RETURN(const PointBytes point, UncompressedPointOf(x_and_y));
+  return P256KeyFromPoint(absl::string_view(point.data(), point.size()));
 }
 
 absl::StatusOr<EvpPkeyPtr> P256KeyFromPoint(absl::string_view point) {
@@ -173,6 +183,110 @@ bool VerifyEcdsaSha256Der(EVP_PKEY* key, absl::string_view message,
   }
   return result == 1;
 }
+
+// P256PublicKey uses OpenSSL's EC_KEY and ECDSA_do_verify, deprecated in OpenSSL 3.0 in favour
+// of EVP_PKEY but present and supported throughout 3.x (Debian 12 ships 3.0). The EVP path ends
+// in these same functions, through a key context, the provider's dispatch and key management on
+// every call: measured, that was about a quarter of each ECDSA check (docs/PERFORMANCE.md, "The
+// cold path to 1 ms, ECDSA"). The deprecated calls stay inside this block.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace {
+
+// The P-256 group, built once (building it costs more than an ECDSA check's other overhead).
+const EC_GROUP* P256Group() {
+  static const EC_GROUP* const group = [] {
+    EC_GROUP* created = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    CN_CHECK(created != nullptr);
+    return created;
+  }();
+  return group;
+}
+
+struct EcdsaSigDeleter {
+  void operator()(ECDSA_SIG* signature) const { ECDSA_SIG_free(signature); }
+};
+
+}  // namespace
+
+void P256PublicKey::EcKeyDeleter::operator()(EC_KEY* key) const { EC_KEY_free(key); }
+
+absl::StatusOr<P256PublicKey> P256PublicKey::FromRaw(absl::string_view x_and_y) {
+  ASSIGN_OR_RETURN(const PointBytes point, UncompressedPointOf(x_and_y));
+  return FromPoint(absl::string_view(point.data(), point.size()));
+}
+
+absl::StatusOr<P256PublicKey> P256PublicKey::FromPoint(absl::string_view point) {
+  // Uncompressed or compressed only: the point at infinity (0x00) is no key, and RFC 5480 2.2
+  // forbids the hybrid forms (0x06, 0x07) in certificates.
+  const uint8_t form = point.empty() ? 0 : static_cast<uint8_t>(point[0]);
+  if (form != 0x02 && form != 0x03 && form != 0x04) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("P-256 public key is not a point on the curve (",
+                     point.empty() ? "empty encoding" : absl::StrCat("point form ", form), ")"));
+  }
+  P256PublicKey key(EC_KEY_new());
+  CN_CHECK(key.key_ != nullptr && EC_KEY_set_group(key.key_.get(), P256Group()) == 1);
+  // EC_POINT_oct2point underneath checks the length for the form, that each coordinate is below
+  // p and that the point lies on the curve. On a curve of prime order (cofactor 1) that is every
+  // check a public key needs.
+  if (EC_KEY_oct2key(key.key_.get(), reinterpret_cast<const uint8_t*>(point.data()), point.size(),
+                     nullptr) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
+  }
+  return key;
+}
+
+bool P256PublicKey::VerifySha256(absl::string_view message, absl::string_view signature) const {
+  if (signature.size() != 64) {
+    return false;
+  }
+  const auto* raw = reinterpret_cast<const uint8_t*>(signature.data());
+  std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter> parsed(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(raw, 32, nullptr);
+  BIGNUM* s = BN_bin2bn(raw + 32, 32, nullptr);
+  CN_CHECK(parsed != nullptr && r != nullptr && s != nullptr &&
+           ECDSA_SIG_set0(parsed.get(), r, s) == 1);
+  const Sha256Digest digest = Sha256(message);
+  // ECDSA_do_verify refuses r or s of zero or not below the group order.
+  const int result =
+      ECDSA_do_verify(digest.data(), static_cast<int>(digest.size()), parsed.get(), key_.get());
+  if (result != 1) {
+    ERR_clear_error();
+  }
+  return result == 1;
+}
+
+bool P256PublicKey::VerifySha256Der(absl::string_view message,
+                                    absl::string_view der_signature) const {
+  // Certificates and CRLs are far below this; OpenSSL takes an int.
+  if (der_signature.size() > 1024) {
+    return false;
+  }
+  const Sha256Digest digest = Sha256(message);
+  // ECDSA_verify decodes the ECDSA-Sig-Value, refuses it unless re-encoding gives the same bytes
+  // (strict DER, nothing after it), then calls ECDSA_do_verify.
+  const int result = ECDSA_verify(0, digest.data(), static_cast<int>(digest.size()),
+                                  reinterpret_cast<const uint8_t*>(der_signature.data()),
+                                  static_cast<int>(der_signature.size()), key_.get());
+  if (result != 1) {
+    ERR_clear_error();
+  }
+  return result == 1;
+}
+
+std::string P256PublicKey::UncompressedPoint() const {
+  std::string point(65, '\0');
+  const size_t size = EC_POINT_point2oct(
+      P256Group(), EC_KEY_get0_public_key(key_.get()), POINT_CONVERSION_UNCOMPRESSED,
+      reinterpret_cast<uint8_t*>(point.data()), point.size(), nullptr);
+  CN_CHECK(size == point.size());
+  return point;
+}
+
+#pragma GCC diagnostic pop
 
 std::string Base64(absl::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');

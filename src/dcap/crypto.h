@@ -63,10 +63,55 @@ absl::StatusOr<EvpPkeyPtr> P256KeyFromPoint(absl::string_view point);
 
 // Whether `signature` (raw r||s, 64 bytes) is a valid ECDSA-SHA256 signature of `message` under
 // `key`. Any malformed input (wrong size, zero r or s, key of another type) is simply "false".
+// Through OpenSSL 3's EVP layer; the verifier uses P256PublicKey below, which answers the same.
 bool VerifyEcdsaSha256(EVP_PKEY* key, absl::string_view message, absl::string_view signature);
 // The same with the signature as a DER ECDSA-Sig-Value (as certificates and CRLs carry it).
 bool VerifyEcdsaSha256Der(EVP_PKEY* key, absl::string_view message,
                           absl::string_view der_signature);
+
+// An EC P-256 public key held for ECDSA-SHA256 signature checks, the form the verifier keeps
+// every key in (the attestation key, each certificate's key).
+//
+// Why not EVP_PKEY: in OpenSSL 3.0 each EVP verification creates a key context, dispatches
+// through the provider and converts the key and signature on the way (about a quarter of an
+// ECDSA check, nine times per cold verification), and copying a template EVP_PKEY to import a
+// key cost a fifth of a check more. This holds OpenSSL's EC_KEY on a P-256 group built once and
+// verifies with ECDSA_do_verify, the path `openssl speed ecdsap256` measures; the checks are
+// OpenSSL's own (point on the curve, 0 < r, s < n, strict DER), the same ones the EVP path ends
+// in. See crypto.cc for the use of that deprecated-in-3.0 API.
+//
+// Immutable after construction; Verify may be called from many threads at once.
+class P256PublicKey {
+ public:
+  // From the quote's raw X||Y encoding (64 bytes). InvalidArgument when the size is wrong or
+  // the point is not on the curve.
+  static absl::StatusOr<P256PublicKey> FromRaw(absl::string_view x_and_y);
+  // From an X9.62 point encoding (0x04 || X || Y, or compressed 0x02/0x03 || X), as a
+  // certificate's SubjectPublicKeyInfo holds it. InvalidArgument when it is not a point on the
+  // curve (the point at infinity and coordinates of p or more included).
+  static absl::StatusOr<P256PublicKey> FromPoint(absl::string_view point);
+
+  P256PublicKey(P256PublicKey&&) = default;
+  P256PublicKey& operator=(P256PublicKey&&) = default;
+
+  // Whether `signature` (raw r||s, 64 bytes) is a valid ECDSA-SHA256 signature of `message`.
+  // Any malformed signature (wrong size, r or s zero or not below the group order) is "false".
+  bool VerifySha256(absl::string_view message, absl::string_view signature) const;
+  // The same with the signature as a DER ECDSA-Sig-Value; anything but its one strict DER
+  // encoding (trailing bytes, padded integers, long-form lengths) is "false".
+  bool VerifySha256Der(absl::string_view message, absl::string_view der_signature) const;
+
+  // The uncompressed point, 0x04 || X || Y (for comparisons and tests).
+  std::string UncompressedPoint() const;
+
+ private:
+  struct EcKeyDeleter {
+    void operator()(EC_KEY* key) const;
+  };
+  explicit P256PublicKey(EC_KEY* key) : key_(key) {}
+
+  std::unique_ptr<EC_KEY, EcKeyDeleter> key_;
+};
 
 // The largest PEM certificate block accepted. Real certificates take about a kilobyte; the limit
 // keeps untrusted blocks far below OpenSSL's int lengths (a BIO over 2 GiB or more would read

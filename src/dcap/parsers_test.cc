@@ -3,9 +3,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/common/check.h"
 #include "src/dcap/collateral.h"
 #include "src/dcap/crypto.h"
 #include "src/dcap/der_reader.h"
@@ -134,6 +136,33 @@ TEST(PckExtensionTest, RejectsMissingEntries) {
               HasSubstr("TCB entry is missing"));
 }
 
+TEST(PckExtensionTest, NamesTheTcbEntryThatIsWrong) {
+  const std::string der = testing::EncodeSgxExtension(PckExtension{});
+  // TCB entry 5: OID 1.2.840.113741.1.13.1.2.5, then its INTEGER.
+  const std::string entry5("\x06\x0b\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x02\x05\x02", 14);
+  const size_t at = der.find(entry5);
+  ASSERT_NE(at, std::string::npos);
+  const size_t index = at + 12;
+  std::string other = der;
+  other[index] = 19;
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("unexpected TCB entry 1.2.840.113741.1.13.1.2.19"));
+  other[index] = 0;
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("unexpected TCB entry 1.2.840.113741.1.13.1.2.0"));
+  other[index] = 6;
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("TCB entry 1.2.840.113741.1.13.1.2.6 repeats"));
+  other = der;
+  other[index + 1] = 0x04;  // an OCTET STRING where the INTEGER belongs
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("TCB entry 1.2.840.113741.1.13.1.2.5"));
+  other = der;
+  other[index - 1] = 0x03;  // 1.2.840.113741.1.13.1.3.5: not a TCB entry
+  EXPECT_THAT(ParsePckExtension(other).status().message(),
+              HasSubstr("unexpected TCB entry 1.2.840.113741.1.13.1.3.5"));
+}
+
 TEST(DerReaderTest, RejectsIndefiniteAndNonMinimalLengths) {
   // The reader keeps views: the bytes must outlive it.
   const std::string indefinite_bytes("\x30\x80\x00\x00", 4);
@@ -170,6 +199,195 @@ TEST(P256KeyTest, ImportsPointsOnTheCurveAndRefusesOthers) {
   EXPECT_THAT(P256KeyFromRaw(off_curve).status().message(), HasSubstr("not a point on the curve"));
   EXPECT_FALSE(P256KeyFromRaw(std::string(64, '\0')).ok());
   EXPECT_THAT(P256KeyFromRaw(raw.substr(1)).status().message(), HasSubstr("63 bytes"));
+}
+
+// P-256's group order n and field prime p, big-endian.
+constexpr char kP256OrderHex[] = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+constexpr char kP256PrimeHex[] = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+
+std::string Bytes32(const BIGNUM* value) {
+  std::string out(32, '\0');
+  CN_CHECK(BN_bn2binpad(value, reinterpret_cast<unsigned char*>(out.data()), 32) == 32);
+  return out;
+}
+std::string Hex32(const char* hex) {
+  BIGNUM* value = nullptr;
+  CN_CHECK(BN_hex2bn(&value, hex) > 0);
+  std::string out = Bytes32(value);
+  BN_free(value);
+  return out;
+}
+
+// A DER INTEGER of the unsigned big-endian `value`, minimal unless `pad` adds a zero byte.
+std::string DerInteger(absl::string_view value, bool pad = false) {
+  size_t start = 0;
+  while (start + 1 < value.size() && value[start] == 0) {
+    ++start;
+  }
+  std::string content(value.substr(start));
+  if ((static_cast<uint8_t>(content[0]) & 0x80) != 0) {
+    content.insert(content.begin(), '\0');
+  }
+  if (pad) {
+    content.insert(content.begin(), '\0');
+  }
+  return absl::StrCat("\x02", std::string(1, static_cast<char>(content.size())), content);
+}
+std::string DerSignature(absl::string_view raw, bool pad_r = false) {
+  const std::string body = DerInteger(raw.substr(0, 32), pad_r) + DerInteger(raw.substr(32));
+  return absl::StrCat("\x30", std::string(1, static_cast<char>(body.size())), body);
+}
+
+class P256PublicKeyTest : public ::testing::Test {
+ protected:
+  P256PublicKeyTest()
+      : generated_(testing::GenerateP256Key()),
+        raw_(testing::RawPublicKey(generated_.get())),
+        signature_(testing::SignRaw(generated_.get(), "message")) {}
+
+  P256PublicKey Key() const {
+    absl::StatusOr<P256PublicKey> key = P256PublicKey::FromRaw(raw_);
+    CN_CHECK(key.ok());
+    return *std::move(key);
+  }
+
+  EvpPkeyPtr generated_;
+  std::string raw_;        // X || Y
+  std::string signature_;  // r || s over "message"
+};
+
+TEST_F(P256PublicKeyTest, ImportsPointsOnTheCurveInEitherForm) {
+  absl::StatusOr<P256PublicKey> key = P256PublicKey::FromRaw(raw_);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->UncompressedPoint(), "\x04" + raw_);
+  const char y_parity = static_cast<char>(0x02 | (raw_[63] & 1));
+  absl::StatusOr<P256PublicKey> compressed =
+      P256PublicKey::FromPoint(std::string(1, y_parity) + raw_.substr(0, 32));
+  ASSERT_TRUE(compressed.ok()) << compressed.status();
+  EXPECT_EQ(compressed->UncompressedPoint(), "\x04" + raw_);
+  EXPECT_TRUE(compressed->VerifySha256("message", signature_));
+}
+
+TEST_F(P256PublicKeyTest, RefusesPointsOffTheCurveAndOtherEncodings) {
+  std::string off_curve = raw_;
+  off_curve[63] = static_cast<char>(off_curve[63] ^ 1);
+  EXPECT_THAT(P256PublicKey::FromRaw(off_curve).status().message(),
+              HasSubstr("not a point on the curve"));
+  EXPECT_FALSE(P256PublicKey::FromRaw(std::string(64, '\0')).ok());
+  EXPECT_THAT(P256PublicKey::FromRaw(raw_.substr(1)).status().message(), HasSubstr("63 bytes"));
+  EXPECT_THAT(P256PublicKey::FromRaw(raw_ + "x").status().message(), HasSubstr("65 bytes"));
+  // The point at infinity, the hybrid form (RFC 5480 forbids it), wrong lengths, nothing.
+  EXPECT_THAT(P256PublicKey::FromPoint(std::string(1, '\0')).status().message(),
+              HasSubstr("point form 0"));
+  const char hybrid = static_cast<char>(0x06 | (raw_[63] & 1));
+  EXPECT_THAT(P256PublicKey::FromPoint(std::string(1, hybrid) + raw_).status().message(),
+              HasSubstr("point form"));
+  EXPECT_FALSE(P256PublicKey::FromPoint("\x04" + raw_.substr(0, 63)).ok());
+  EXPECT_FALSE(P256PublicKey::FromPoint("\x04" + raw_ + "x").ok());
+  EXPECT_FALSE(P256PublicKey::FromPoint("\x02" + raw_).ok());
+  EXPECT_THAT(P256PublicKey::FromPoint("").status().message(), HasSubstr("empty encoding"));
+}
+
+TEST_F(P256PublicKeyTest, RefusesCoordinatesOfThePrimeOrMore) {
+  // A point whose x is small, written with x + p instead of x: the same point modulo p, but not
+  // its encoding, which must be refused.
+  BIGNUM* prime = nullptr;
+  ASSERT_GT(BN_hex2bn(&prime, kP256PrimeHex), 0);
+  bool tried = false;
+  for (unsigned x = 1; x < 64 && !tried; ++x) {
+    std::string compressed(33, '\0');
+    compressed[0] = 0x02;
+    compressed[32] = static_cast<char>(x);
+    absl::StatusOr<P256PublicKey> point = P256PublicKey::FromPoint(compressed);
+    if (!point.ok()) {
+      continue;  // no point with this x
+    }
+    tried = true;
+    const std::string uncompressed = point->UncompressedPoint();
+    ASSERT_TRUE(P256PublicKey::FromPoint(uncompressed).ok());
+    BIGNUM* shifted = BN_dup(prime);
+    ASSERT_EQ(BN_add_word(shifted, x), 1);
+    EXPECT_FALSE(
+        P256PublicKey::FromPoint("\x04" + Bytes32(shifted) + uncompressed.substr(33)).ok());
+    BN_free(shifted);
+  }
+  BN_free(prime);
+  EXPECT_TRUE(tried);
+}
+
+TEST_F(P256PublicKeyTest, VerifiesOnlyTheSignedMessageWithTheSignersKey) {
+  const P256PublicKey key = Key();
+  EXPECT_TRUE(key.VerifySha256("message", signature_));
+  EXPECT_FALSE(key.VerifySha256("messagf", signature_));
+  EXPECT_FALSE(key.VerifySha256("message", signature_.substr(1)));
+  EXPECT_FALSE(key.VerifySha256("message", signature_ + "x"));
+  EvpPkeyPtr other = testing::GenerateP256Key();
+  absl::StatusOr<P256PublicKey> other_key =
+      P256PublicKey::FromRaw(testing::RawPublicKey(other.get()));
+  ASSERT_TRUE(other_key.ok());
+  EXPECT_FALSE(other_key->VerifySha256("message", signature_));
+  EXPECT_TRUE(key.VerifySha256Der("message", DerSignature(signature_)));
+  EXPECT_FALSE(other_key->VerifySha256Der("message", DerSignature(signature_)));
+}
+
+TEST_F(P256PublicKeyTest, RefusesROrSOfZeroOrNotBelowTheOrder) {
+  const P256PublicKey key = Key();
+  const std::string r = signature_.substr(0, 32);
+  const std::string s = signature_.substr(32);
+  const std::string zero(32, '\0');
+  const std::string order = Hex32(kP256OrderHex);
+  const std::string all_ones(32, '\xff');
+  for (const std::string& bad : {zero, order, all_ones}) {
+    EXPECT_FALSE(key.VerifySha256("message", bad + s));
+    EXPECT_FALSE(key.VerifySha256("message", r + bad));
+    EXPECT_FALSE(key.VerifySha256Der("message", DerSignature(bad + s)));
+    EXPECT_FALSE(key.VerifySha256Der("message", DerSignature(r + bad)));
+  }
+  EXPECT_FALSE(key.VerifySha256("message", zero + zero));
+}
+
+TEST_F(P256PublicKeyTest, DerSignaturesMustBeStrictDer) {
+  const P256PublicKey key = Key();
+  const std::string der = DerSignature(signature_);
+  ASSERT_TRUE(key.VerifySha256Der("message", der));
+  EXPECT_FALSE(key.VerifySha256Der("message", der + std::string(1, '\0')));
+  EXPECT_FALSE(key.VerifySha256Der("message", der.substr(0, der.size() - 1)));
+  EXPECT_FALSE(key.VerifySha256Der("message", DerSignature(signature_, /*pad_r=*/true)));
+  // The same SEQUENCE with a long-form length.
+  std::string long_form = der;
+  long_form.insert(1, 1, '\x81');
+  EXPECT_FALSE(key.VerifySha256Der("message", long_form));
+  EXPECT_FALSE(key.VerifySha256Der("message", signature_));  // raw r||s is not DER
+  EXPECT_FALSE(key.VerifySha256Der("message", ""));
+  EXPECT_FALSE(key.VerifySha256Der("message", std::string(2000, '\x30')));
+}
+
+TEST_F(P256PublicKeyTest, AnswersAsTheEvpPathForEveryOneBitChange) {
+  // The verifier moved from EVP_PKEY_verify to ECDSA_do_verify: for the signature, every one-bit
+  // change of it, its DER form and the message, both must give the same answer.
+  const P256PublicKey key = Key();
+  absl::StatusOr<EvpPkeyPtr> evp = P256KeyFromRaw(raw_);
+  ASSERT_TRUE(evp.ok());
+  const std::string der = DerSignature(signature_);
+  int accepted = 0;
+  auto compare = [&](absl::string_view message, const std::string& raw, const std::string& d) {
+    const bool fast = key.VerifySha256(message, raw);
+    EXPECT_EQ(fast, VerifyEcdsaSha256(evp->get(), message, raw));
+    EXPECT_EQ(key.VerifySha256Der(message, d), VerifyEcdsaSha256Der(evp->get(), message, d));
+    accepted += fast ? 1 : 0;
+  };
+  compare("message", signature_, der);
+  for (size_t bit = 0; bit < 8 * signature_.size(); bit += 7) {
+    std::string raw = signature_;
+    raw[bit / 8] = static_cast<char>(raw[bit / 8] ^ (1 << (bit % 8)));
+    std::string d = der;
+    d[bit / 8 % d.size()] = static_cast<char>(d[bit / 8 % d.size()] ^ (1 << (bit % 8)));
+    compare("message", raw, d);
+    std::string message = "message";
+    message[bit / 8 % message.size()] ^= static_cast<char>(1 << (bit % 8));
+    compare(message, signature_, der);
+  }
+  EXPECT_EQ(accepted, 1);
 }
 
 TEST(PemTest, RefusesEncryptedBlocksWithoutAskingForAPassphrase) {

@@ -32,6 +32,32 @@ absl::Status Annotate(const absl::Status& status, absl::string_view name) {
   return absl::InvalidArgumentError(absl::StrCat(kContext, ": ", name, ": ", status.message()));
 }
 
+// DER contents of the TCB entries' OID prefix, 1.2.840.113741.1.13.1.2; entry N (1..18) adds
+// the single byte N, the only DER encoding of an arc below 128.
+constexpr absl::string_view kTcbEntryOidPrefixDer = "\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x02";
+
+// The N of an OID 1.2.840.113741.1.13.1.2.N with N in 1..18, else 0, from its DER contents.
+int TcbEntryIndex(absl::string_view oid_der) {
+  if (oid_der.size() != kTcbEntryOidPrefixDer.size() + 1 ||
+      oid_der.substr(0, kTcbEntryOidPrefixDer.size()) != kTcbEntryOidPrefixDer) {
+    return 0;
+  }
+  const int index = static_cast<uint8_t>(oid_der.back());
+  return index >= 1 && index <= 18 ? index : 0;
+}
+
+// Reads the value of TCB entry `index`; an error names the entry by its OID, as text made only
+// then (18 entries per certificate: composing every name up front cost more than the parse).
+absl::StatusOr<absl::string_view> ReadTcbValue(DerReader& entry, uint8_t tag, int index) {
+  const DerReader before = entry;
+  absl::StatusOr<absl::string_view> value = entry.ReadExpected(tag, "TCB entry");
+  if (!value.ok()) {
+    return DerReader(before).ReadExpected(
+        tag, absl::StrCat("TCB entry ", kSgxExtensionOid, ".2.", index));
+  }
+  return value;
+}
+
 absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
   const std::string prefix = absl::StrCat(kSgxExtensionOid, ".2.");
   uint32_t seen = 0;  // bit i set once component i+1 (1..18) was read
@@ -39,38 +65,28 @@ absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
     ASSIGN_OR_RETURN(DerReader entry, tcb.ReadConstructed(der::kSequence, "TCB entry"));
     ASSIGN_OR_RETURN(absl::string_view oid_der,
                      entry.ReadExpected(der::kObjectIdentifier, "TCB entry OID"));
-    absl::StatusOr<std::string> oid = DecodeObjectIdentifier(oid_der);
-    if (!oid.ok()) {
-      return Annotate(oid.status(), "TCB entry OID");
-    }
-    if (oid->rfind(prefix, 0) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(kContext, ": unexpected TCB entry ", *oid));
-    }
-    const std::string suffix = oid->substr(prefix.size());
-    int index = 0;
-    for (char c : suffix) {
-      if (c < '0' || c > '9' || index > 100) {
-        index = -1;
-        break;
+    int index = TcbEntryIndex(oid_der);
+    if (index == 0) {
+      // Not one of the 18: the OID as text, for the message.
+      absl::StatusOr<std::string> oid = DecodeObjectIdentifier(oid_der);
+      if (!oid.ok()) {
+        return Annotate(oid.status(), "TCB entry OID");
       }
-      index = index * 10 + (c - '0');
-    }
-    if (index < 1 || index > 18) {
       return absl::InvalidArgumentError(absl::StrCat(kContext, ": unexpected TCB entry ", *oid));
     }
+    const auto name = [&] { return absl::StrCat("TCB entry ", prefix, index); };
     if (seen & (1u << (index - 1))) {
-      return absl::InvalidArgumentError(absl::StrCat(kContext, ": TCB entry ", *oid, " repeats"));
+      return absl::InvalidArgumentError(absl::StrCat(kContext, ": ", name(), " repeats"));
     }
     seen |= 1u << (index - 1);
-    const std::string name = absl::StrCat("TCB entry ", *oid);
     if (index == 18) {
-      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, name));
+      ASSIGN_OR_RETURN(absl::string_view value, ReadTcbValue(entry, der::kOctetString, index));
       RETURN_IF_ERROR(CopyOctets(value, "CPUSVN", &out->cpusvn));
     } else {
-      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kInteger, name));
+      ASSIGN_OR_RETURN(absl::string_view value, ReadTcbValue(entry, der::kInteger, index));
       absl::StatusOr<uint64_t> number = DecodeUnsignedInteger(value, index == 17 ? 0xffff : 0xff);
       if (!number.ok()) {
-        return Annotate(number.status(), name);
+        return Annotate(number.status(), name());
       }
       if (index == 17) {
         out->pcesvn = static_cast<uint16_t>(*number);
@@ -79,7 +95,7 @@ absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
       }
     }
     if (!entry.at_end()) {
-      return entry.Error(absl::StrCat(name, " has trailing data"));
+      return entry.Error(absl::StrCat(name(), " has trailing data"));
     }
   }
   if (seen != (1u << 18) - 1) {

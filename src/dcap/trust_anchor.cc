@@ -7,9 +7,7 @@
 namespace cn::dcap {
 
 TrustAnchor::TrustAnchor(CertificatePtr root)
-    : root_(std::move(root)),
-      public_key_der_(CertificateKeyDer(root_->x509())),
-      base64_(Base64(root_->der())) {}
+    : root_(std::move(root)), public_key_der_(root_->key_der()), base64_(Base64(root_->der())) {}
 
 absl::StatusOr<TrustAnchor> TrustAnchor::FromDer(std::string der, absl::string_view what) {
   absl::StatusOr<CertificatePtr> root = Certificate::FromDer(std::move(der), what);

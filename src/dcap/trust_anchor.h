@@ -33,12 +33,14 @@ class TrustAnchor {
   // its own; public_key() is the key).
   const CertificatePtr& root() const { return root_; }
   X509* certificate() const { return root_->x509(); }
-  EVP_PKEY* public_key() const { return root_->key(); }
+  const P256PublicKey& public_key() const { return root_->key(); }
   // DER SubjectPublicKeyInfo of the root key: what matching compares.
   const std::string& public_key_der() const { return public_key_der_; }
   bool HasKey(EVP_PKEY* key) const;
   // Whether `cert` carries the root key (by its SubjectPublicKeyInfo; cheaper than HasKey).
   bool IsKeyOf(X509* cert) const;
+  // The same for a decoded certificate, without encoding its key again.
+  bool IsKeyOf(const Certificate& cert) const { return cert.key_der() == public_key_der_; }
   // Whether `cert` is byte for byte the anchor's own certificate.
   bool IsCertificate(X509* cert) const;
   // Base64 of the certificate's DER (no line breaks), for DecodePemCertificates to reuse root()

@@ -27,7 +27,7 @@ struct ValidityWindow {
 };
 
 struct Verifier::AttestationKey {
-  EvpPkeyPtr key;
+  P256PublicKey key;
 };
 
 struct Verifier::VerifiedChain {
@@ -134,7 +134,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
                                            const TrustAnchor& anchor, absl::string_view what,
                                            std::vector<ValidityWindow>* windows) {
   const size_t count = certs.size();
-  const bool root_in_chain = anchor.IsKeyOf(certs[count - 1]->x509());
+  const bool root_in_chain = anchor.IsKeyOf(*certs[count - 1]);
   const size_t below_root = root_in_chain ? count - 1 : count;
   if (below_root == 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
@@ -159,7 +159,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
     X509* cert = certs[i]->x509();
     // The root may only end the chain: repeated in the middle, it would pass for the
     // intermediate CA (or the signer) and so be held to the wrong CRL and role.
-    if (anchor.IsKeyOf(cert)) {
+    if (anchor.IsKeyOf(*certs[i])) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert),
                        ") carries the trusted root's key, but the root may only end the chain"));
@@ -303,7 +303,7 @@ std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl:
     status = absl::InvalidArgumentError(
         absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
   }
-  if (status.ok() && !VerifyEcdsaSha256((*signer)->key(), text, signature)) {
+  if (status.ok() && !(*signer)->key().VerifySha256(text, signature)) {
     status = absl::InvalidArgumentError(
         absl::StrCat(what, " signature does not verify over its text with the key of ",
                      Subject((*signer)->x509())));
@@ -446,7 +446,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     return chain;
   }
   chain->certs = *std::move(certs);
-  chain->leaf_key_der = CertificateKeyDer(chain->certs[0]->x509());
+  chain->leaf_key_der = chain->certs[0]->key_der();
   if (chain->leaf_key_der.empty()) {
     chain->parse_error = Reject(ErrorCode::kUntrustedPckChain,
                                 "PCK chain: the leaf certificate's key is unreadable");
@@ -476,7 +476,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
     chain->intermediate_subject = Subject(intermediate);
     chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));
-    chain->leaf_issuer_key_der = CertificateKeyDer(intermediate);
+    chain->leaf_issuer_key_der = list[1]->key_der();
     return absl::OkStatus();
   };
   if (absl::Status status = trust(); !status.ok()) {
@@ -956,7 +956,7 @@ std::optional<Rejection> Verifier::CheckQuoteSignature(Context& context) const {
   const std::string& raw_key = context.raw_attestation_key;
   std::shared_ptr<const AttestationKey> attestation_key = attestation_keys_.Find(raw_key);
   if (attestation_key == nullptr) {
-    absl::StatusOr<EvpPkeyPtr> key = P256KeyFromRaw(raw_key);
+    absl::StatusOr<P256PublicKey> key = P256PublicKey::FromRaw(raw_key);
     if (!key.ok()) {
       return Reject(ErrorCode::kInvalidQuoteSignature,
                     absl::StrCat("attestation key: ", key.status().message()));
@@ -964,7 +964,7 @@ std::optional<Rejection> Verifier::CheckQuoteSignature(Context& context) const {
     attestation_key = attestation_keys_.Insert(
         raw_key, std::make_shared<const AttestationKey>(AttestationKey{*std::move(key)}));
   }
-  if (!VerifyEcdsaSha256(attestation_key->key.get(), quote.signed_bytes, AsView(quote.signature))) {
+  if (!attestation_key->key.VerifySha256(quote.signed_bytes, AsView(quote.signature))) {
     return Reject(ErrorCode::kInvalidQuoteSignature,
                   "quote signature does not verify over the header and report body with the "
                   "attestation key");
@@ -1002,8 +1002,8 @@ std::optional<Rejection> Verifier::CheckQeReportSignature(Context& context) cons
     return std::string(AsView(digest));
   }();
   if (!CachedSignatureFact(qe_fact, [&] {
-        return VerifyEcdsaSha256(chain.certs[0]->key(), quote.qe_report_bytes,
-                                 AsView(quote.qe_report_signature));
+        return chain.certs[0]->key().VerifySha256(quote.qe_report_bytes,
+                                                  AsView(quote.qe_report_signature));
       })) {
     return Reject(ErrorCode::kInvalidQeReportSignature,
                   "QE report signature does not verify with the PCK certificate's key");
