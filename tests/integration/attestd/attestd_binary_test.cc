@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -15,7 +16,12 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/attestd/request.h"
+#include "src/dcap/crypto.h"
+#include "src/dcap/tcb_info.h"
+#include "src/dcap/trust_anchor.h"
+#include "src/dcap/verifier.h"
 #include "src/pccs/collateral_source.h"
+#include "src/pccs/collateral_validity.h"
 #include "src/testing/jws.h"
 #include "src/testing/pccs_standin.h"
 #include "src/testing/quote_builder.h"
@@ -341,6 +347,101 @@ TEST_F(AttestdBinaryTest, PolicyFileChangesAreInstalledWithin5s) {
   ASSERT_EQ(symlink("..2026_01_01_b", Path("cm/..data_tmp").c_str()), 0);
   ASSERT_EQ(std::rename(Path("cm/..data_tmp").c_str(), Path("cm/..data").c_str()), 0);
   EXPECT_EQ(status_within_5s(cm_client, 403), 403);
+}
+
+// sgx-simulate-quote (issue 9, item 6) writes what its flags say: a root, collateral valid from
+// an hour ago for 30 days, and a quote that verifies against them with the given identity,
+// report data and TCB status; bad flags exit 2 naming the flag.
+TEST_F(AttestdBinaryTest, SimulateQuoteWritesWhatItsFlagsSay) {
+  dir_.WriteFile("runtime.json", R"({"key": "demo"})");
+  const std::string mrenclave(64, 'a');
+  const std::string mrsigner = "cd" + std::string(62, '0');
+  const absl::Time before = absl::Now();
+  testing::ProcessResult simulated = testing::RunProcess(
+      {CN_SIMULATE_QUOTE_BINARY, "--out", Path("s"), "--runtime-data", Path("runtime.json"),
+       "--mrenclave", mrenclave, "--mrsigner", mrsigner, "--product-id", "7", "--svn", "3",
+       "--debug", "--tcb-status", "OutOfDate"});
+  ASSERT_EQ(simulated.exit_code, 0) << simulated.err;
+  const absl::Time after = absl::Now();
+  absl::StatusOr<dcap::TrustAnchor> root =
+      dcap::TrustAnchor::FromCertificate(ReadFile(Path("s/root_ca.pem")));
+  ASSERT_TRUE(root.ok()) << root.status();
+  const std::string quote = ReadFile(Path("s/quote.bin"));
+  absl::StatusOr<pccs::PlatformId> platform = pccs::PlatformIdOfQuote(quote);
+  ASSERT_TRUE(platform.ok()) << platform.status();
+  absl::StatusOr<dcap::Collateral> collateral = dcap::Collateral::FromJson(
+      ReadFile(Path(absl::StrCat("s/collateral/", dcap::HexEncode(platform->fmspc), ".json"))));
+  ASSERT_TRUE(collateral.ok()) << collateral.status();
+  absl::StatusOr<pccs::CollateralValidity> validity = pccs::ValidityOf(*collateral);
+  ASSERT_TRUE(validity.ok()) << validity.status();
+  // Whole seconds in the collateral's dates.
+  EXPECT_GE(validity->not_before, before - absl::Hours(1) - absl::Seconds(1));
+  EXPECT_LE(validity->not_before, after - absl::Hours(1));
+  EXPECT_GE(validity->next_update, before + absl::Hours(24 * 30) - absl::Seconds(1));
+  EXPECT_LE(validity->next_update, after + absl::Hours(24 * 30));
+
+  dcap::Verifier verifier(*std::move(root));
+  dcap::VerifyOptions options;
+  options.at = absl::Now();
+  const dcap::VerificationResult result = verifier.Verify(quote, *collateral, options);
+  ASSERT_TRUE(result.verified()) << result.rejection().message;
+  const dcap::Verdict& verdict = result.verdict();
+  EXPECT_EQ(dcap::TcbStatusName(verdict.tcb_status), "OutOfDate");
+  EXPECT_THAT(verdict.advisory_ids, ::testing::Contains("INTEL-SA-00615"));
+  EXPECT_EQ(dcap::HexEncode(verdict.report.mr_enclave), mrenclave);
+  EXPECT_EQ(dcap::HexEncode(verdict.report.mr_signer), mrsigner);
+  EXPECT_EQ(verdict.report.isv_prod_id, 7);
+  EXPECT_EQ(verdict.report.isv_svn, 3);
+  EXPECT_EQ(verdict.report.attributes[0] & 0x02, 0x02);  // DEBUG
+  const dcap::Sha256Digest digest = dcap::Sha256(ReadFile(Path("runtime.json")));
+  EXPECT_TRUE(std::equal(digest.begin(), digest.end(), verdict.report.report_data.begin()));
+  EXPECT_TRUE(std::all_of(verdict.report.report_data.begin() + 32, verdict.report.report_data.end(),
+                          [](uint8_t b) { return b == 0; }));
+  // Outside the window the collateral is expired.
+  for (absl::Duration offset : {absl::Hours(-2), absl::Hours(24 * 31)}) {
+    options.at = absl::Now() + offset;
+    const dcap::VerificationResult outside = verifier.Verify(quote, *collateral, options);
+    ASSERT_FALSE(outside.verified());
+    EXPECT_EQ(outside.rejection().code, dcap::ErrorCode::kCollateralExpired);
+  }
+
+  // --report-data as given (zero-padded), a production enclave by default, UpToDate.
+  simulated = testing::RunProcess(
+      {CN_SIMULATE_QUOTE_BINARY, "--out", Path("r"), "--report-data", "0102ff"});
+  ASSERT_EQ(simulated.exit_code, 0) << simulated.err;
+  const std::string plain = ReadFile(Path("r/quote.bin"));
+  absl::StatusOr<dcap::TrustAnchor> plain_root =
+      dcap::TrustAnchor::FromCertificate(ReadFile(Path("r/root_ca.pem")));
+  ASSERT_TRUE(plain_root.ok());
+  dcap::Verifier plain_verifier(*std::move(plain_root));
+  options.at = absl::Now();
+  const dcap::VerificationResult plain_result = plain_verifier.Verify(
+      plain,
+      *dcap::Collateral::FromJson(ReadFile(Path(absl::StrCat(
+          "r/collateral/", dcap::HexEncode(pccs::PlatformIdOfQuote(plain)->fmspc), ".json")))),
+      options);
+  ASSERT_TRUE(plain_result.verified()) << plain_result.rejection().message;
+  EXPECT_EQ(dcap::TcbStatusName(plain_result.verdict().tcb_status), "UpToDate");
+  EXPECT_EQ(plain_result.verdict().report.attributes[0] & 0x02, 0);
+  EXPECT_EQ(dcap::HexEncode(plain_result.verdict().report.report_data),
+            "0102ff" + std::string(122, '0'));
+
+  // --count: distinct quotes (the fixture wrote three).
+  EXPECT_NE(ReadFile(Path("q/quote-0.bin")), ReadFile(Path("q/quote-1.bin")));
+  EXPECT_NE(ReadFile(Path("q/quote-1.bin")), ReadFile(Path("q/quote-2.bin")));
+
+  for (const auto& [args, flag] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--tcb-status", "Fine"}, "--tcb-status"},
+           {{"--mrenclave", "zz"}, "--mrenclave"},
+           {{"--svn", "70000"}, "--svn"},
+           {{"--runtime-data", Path("missing.json")}, "--runtime-data"},
+       }) {
+    std::vector<std::string> argv = {CN_SIMULATE_QUOTE_BINARY, "--out", Path("bad")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const testing::ProcessResult bad = testing::RunProcess(argv);
+    EXPECT_EQ(bad.exit_code, 2) << flag;
+    EXPECT_THAT(bad.err, HasSubstr(flag));
+  }
 }
 
 }  // namespace
