@@ -43,6 +43,16 @@ std::string ReadFile(const std::string& path) {
   return content.str();
 }
 
+// Makes `pki`'s collateral valid from an hour ago for 30 days, as sgx-simulate-quote's is (the
+// binary verifies at the real time).
+void ValidAroundNow(testing::TestPki& pki) {
+  const absl::Time now = absl::Now();
+  pki.tcb_info.issue_date = pki.qe_identity.issue_date = now - absl::Hours(1);
+  pki.tcb_info.next_update = pki.qe_identity.next_update = now + absl::Hours(24 * 30);
+  pki.root_crl.this_update = pki.pck_crl.this_update = now - absl::Hours(1);
+  pki.root_crl.next_update = pki.pck_crl.next_update = now + absl::Hours(24 * 30);
+}
+
 class AttestdBinaryTest : public ::testing::Test {
  protected:
   AttestdBinaryTest() {
@@ -96,11 +106,15 @@ class AttestdBinaryTest : public ::testing::Test {
   // Starts the daemon on collateral from the PCCS at `url` (with a cache file), trusting the
   // root of `pki`, and returns its port.
   std::unique_ptr<Process> LaunchOnline(const testing::TestPki& pki, const std::string& url,
-                                        const std::string& log, int* port) {
+                                        const std::string& log, int* port,
+                                        const std::vector<std::string>& extra = {},
+                                        const std::string& cache = "cache.db") {
     dir_.WriteFile("pki_root.pem", pki.RootPem());
-    return Launch({"--listen", "127.0.0.1:0", "--root-ca", Path("pki_root.pem"), "--pccs-url", url,
-                   "--cache", Path("cache.db"), "--signing-key", Path("ec.pem")},
-                  log, port);
+    std::vector<std::string> args = {
+        "--listen", "127.0.0.1:0", "--root-ca", Path("pki_root.pem"), "--pccs-url",
+        url,        "--cache",     Path(cache), "--signing-key",      Path("ec.pem")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Launch(args, log, port);
   }
 
   static std::string Body(const std::string& quote) {
@@ -201,11 +215,7 @@ TEST_F(AttestdBinaryTest, SigtermExits0Within2sWithIdleKeepAliveConnectionsOpen)
 // the process exits 0 within 2 s.
 TEST_F(AttestdBinaryTest, SigtermDrainsTheAttestationInFlight) {
   testing::TestPki pki;
-  const absl::Time now = absl::Now();
-  pki.tcb_info.issue_date = pki.qe_identity.issue_date = now - absl::Hours(1);
-  pki.tcb_info.next_update = pki.qe_identity.next_update = now + absl::Hours(24 * 30);
-  pki.root_crl.this_update = pki.pck_crl.this_update = now - absl::Hours(1);
-  pki.root_crl.next_update = pki.pck_crl.next_update = now + absl::Hours(24 * 30);
+  ValidAroundNow(pki);
   const std::string quote = testing::QuoteBuilder(pki).Build();
   testing::PccsStandin standin;
   standin.Serve(*pccs::PlatformIdOfQuote(quote), pki.BuildCollateral());
@@ -442,6 +452,67 @@ TEST_F(AttestdBinaryTest, SimulateQuoteWritesWhatItsFlagsSay) {
     EXPECT_EQ(bad.exit_code, 2) << flag;
     EXPECT_THAT(bad.err, HasSubstr(flag));
   }
+}
+
+// Collateral from a PCCS stand-in through the whole binary: the cache file survives a restart
+// and serves while the PCCS is gone; a PCCS slower than --upstream-timeout gets a 503 at that
+// timeout, not later.
+TEST_F(AttestdBinaryTest, TheCacheSurvivesARestartAndOutagesAndASlowPccsIsCutOffAtTheTimeout) {
+  testing::TestPki pki;
+  ValidAroundNow(pki);
+  const std::string body = Body(testing::QuoteBuilder(pki).Build());
+  auto attest = [&](int port) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(10, 0);
+    auto result =
+        client.Post("/attest/SgxEnclave?api-version=2022-08-01", body, "application/json");
+    return result ? result->status : -1;
+  };
+  auto stop = [](Process& process) {
+    ASSERT_EQ(kill(process.pid(), SIGTERM), 0);
+    EXPECT_EQ(process.WaitForExit(absl::Seconds(5)), std::optional<int>(0)) << process.Log();
+  };
+
+  auto standin = std::make_unique<testing::PccsStandin>();
+  standin->Serve(*pccs::PlatformIdOfQuote(testing::QuoteBuilder(pki).Build()),
+                 pki.BuildCollateral());
+  const std::string url = standin->url();
+  int port = 0;
+  auto first = LaunchOnline(pki, url, "attestd-first.log", &port);
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(attest(port), 200) << first->Log();
+  EXPECT_EQ(standin->request_count(), 4);
+  stop(*first);
+
+  standin.reset();  // the PCCS is gone; the restarted service has only its cache file
+  auto second = LaunchOnline(pki, url, "attestd-second.log", &port);
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(attest(port), 200) << second->Log();
+  httplib::Client metrics("127.0.0.1", port);
+  auto scraped = metrics.Get("/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_THAT(scraped->body, HasSubstr("cn_attestd_collateral_cache_total{result=\"hit\"} 1"));
+  EXPECT_THAT(scraped->body, HasSubstr("cn_attestd_collateral_cache_total{result=\"miss\"} 0"));
+  stop(*second);
+
+  testing::PccsStandin slow;
+  slow.Serve(*pccs::PlatformIdOfQuote(testing::QuoteBuilder(pki).Build()), pki.BuildCollateral());
+  slow.set_delay(absl::Seconds(30));
+  auto third = LaunchOnline(pki, slow.url(), "attestd-slow.log", &port,
+                            {"--upstream-timeout", "1s"}, "cache-empty.db");
+  ASSERT_GT(port, 0);
+  const absl::Time start = absl::Now();
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10, 0);
+  auto result = client.Post("/attest/SgxEnclave?api-version=2022-08-01", body, "application/json");
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 503) << result->body;
+  EXPECT_THAT(result->body, HasSubstr("collateral_unavailable"));
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Milliseconds(1900));
+  slow.ReleaseStalled();
+  stop(*third);
 }
 
 }  // namespace
