@@ -548,5 +548,34 @@ TEST(AttestdApiTest, RealVectorsWithCollateralFromIntelsPcsFormatVerifyWithTheIn
   }
 }
 
+// The service caches collateral, certificates and a quote's platform, never a verdict: on one
+// instance, after the real quote was attested (so every cache is warm), each tampered copy of it
+// still gets its own rejection, and the real one is still issued.
+TEST(AttestdApiTest, WarmCachesNeverAnswerForAQuoteTheyDidNotCheck) {
+  absl::Time at;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2025-07-01T00:00:00Z", &at, &error));
+  Instance instance(dcap::TrustAnchor::IntelSgxRoot(), at);
+  const std::string quote = ReadFile(Vector("real-sgx/quote.bin"));
+  instance.source().Put(*pccs::PlatformIdOfQuote(quote),
+                        *dcap::Collateral::FromJson(ReadFile(Vector("real-sgx/collateral.json"))));
+  const std::vector<std::pair<std::string, std::string>> tampered = {
+      {"tampered/sgx_quote_signature_bitflip", "invalid_quote_signature"},
+      {"tampered/sgx_quote_mrenclave_bitflip", "invalid_quote_signature"},
+      {"tampered/sgx_quote_qe_report_bitflip", "invalid_qe_report_signature"},
+      {"tampered/sgx_quote_qe_authdata_bitflip", "qe_report_data_mismatch"},
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    auto issued = instance.Attest(Body(quote));
+    ASSERT_TRUE(issued);
+    EXPECT_EQ(issued->status, 200) << issued->body;
+    for (const auto& [path, code] : tampered) {
+      SCOPED_TRACE(path);
+      ExpectRefused(instance.Attest(Body(ReadFile(Vector(path)))), 400, code);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cn::attestd

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "src/attestd/request.h"
 #include "src/dcap/crypto.h"
@@ -513,6 +514,40 @@ TEST_F(AttestdBinaryTest, TheCacheSurvivesARestartAndOutagesAndASlowPccsIsCutOff
   EXPECT_LT(took, absl::Milliseconds(1900));
   slow.ReleaseStalled();
   stop(*third);
+}
+
+// --log-format json: every line the service writes is one JSON object (time, level, msg), from
+// start to the SIGTERM drain.
+TEST_F(AttestdBinaryTest, JsonLogsAreOneObjectPerLine) {
+  dir_.WriteFile("policy.txt", "version=1.0; authorizationrules { => permit(); };");
+  int port = 0;
+  auto process = Start(
+      {"--signing-key", Path("rsa.pem"), "--log-format", "json", "--policy", Path("policy.txt")},
+      &port);
+  ASSERT_GT(port, 0);
+  // A refused reload logs a message with quotes and a newline-free position in it.
+  std::ofstream(Path("policy.txt"), std::ios::trunc) << "version=1.0; \"broken";
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (process->Log().find("policy refused") == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(kill(process->pid(), SIGTERM), 0);
+  ASSERT_EQ(process->WaitForExit(absl::Seconds(5)), std::optional<int>(0));
+  std::vector<std::string> messages;
+  for (absl::string_view line : absl::StrSplit(process->Log(), '\n', absl::SkipEmpty())) {
+    const nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(entry.is_object()) << line;
+    EXPECT_TRUE(entry.contains("time") && entry.contains("level")) << line;
+    ASSERT_TRUE(entry["msg"].is_string()) << line;
+    messages.push_back(entry["msg"]);
+  }
+  auto logged = [&](const std::string& text) {
+    return std::any_of(messages.begin(), messages.end(),
+                       [&](const std::string& m) { return m.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(logged("serving HTTP on 127.0.0.1:"));
+  EXPECT_TRUE(logged("policy refused, the previous one stays"));
+  EXPECT_TRUE(logged("received SIGTERM"));
 }
 
 }  // namespace
