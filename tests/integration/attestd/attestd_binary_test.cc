@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
@@ -548,6 +549,35 @@ TEST_F(AttestdBinaryTest, JsonLogsAreOneObjectPerLine) {
   EXPECT_TRUE(logged("serving HTTP on 127.0.0.1:"));
   EXPECT_TRUE(logged("policy refused, the previous one stays"));
   EXPECT_TRUE(logged("received SIGTERM"));
+}
+
+// --signing-cert belongs to the --signing-key before it: that key's JWK carries the given
+// certificate as x5c[0]; a key without one gets a self-signed certificate of its own.
+TEST_F(AttestdBinaryTest, AGivenSigningCertIsPublishedForTheKeyBeforeIt) {
+  const testing::ProcessResult made = testing::RunProcess(
+      {"/usr/bin/openssl", "req", "-x509", "-key", Path("rsa.pem"), "-out", Path("rsa.crt"),
+       "-days", "2", "-subj", "/CN=given signing certificate"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  // x5c is the standard base64 of the DER: the PEM body without its lines' breaks.
+  std::string given;
+  for (absl::string_view line : absl::StrSplit(ReadFile(Path("rsa.crt")), '\n')) {
+    if (!line.empty() && !absl::StartsWith(line, "-----")) {
+      absl::StrAppend(&given, line);
+    }
+  }
+  int port = 0;
+  auto process = Start({"--signing-key", Path("ec.pem"), "--signing-key", Path("rsa.pem"),
+                        "--signing-cert", Path("rsa.crt")},
+                       &port);
+  ASSERT_GT(port, 0);
+  httplib::Client client("127.0.0.1", port);
+  const nlohmann::json jwks = nlohmann::json::parse(client.Get("/certs")->body);
+  ASSERT_EQ(jwks["keys"].size(), 2u);
+  EXPECT_EQ(jwks["keys"][0]["kty"], "EC");
+  EXPECT_EQ(jwks["keys"][1]["kty"], "RSA");
+  EXPECT_EQ(jwks["keys"][1]["x5c"], nlohmann::json::array({given}));
+  ASSERT_EQ(jwks["keys"][0]["x5c"].size(), 1u);
+  EXPECT_NE(jwks["keys"][0]["x5c"][0], given);
 }
 
 }  // namespace
