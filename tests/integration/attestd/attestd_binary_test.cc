@@ -623,5 +623,24 @@ TEST_F(AttestdBinaryTest, AGivenSigningCertIsPublishedForTheKeyBeforeIt) {
   EXPECT_NE(jwks["keys"][0]["x5c"][0], given);
 }
 
+// --root-ca takes the root as PEM or DER, as sgx-quote's does.
+TEST_F(AttestdBinaryTest, RootCaMayBeDer) {
+  const testing::ProcessResult converted =
+      testing::RunProcess({"/usr/bin/openssl", "x509", "-in", Path("q/root_ca.pem"), "-outform",
+                           "DER", "-out", Path("root_ca.der")});
+  ASSERT_EQ(converted.exit_code, 0) << converted.err;
+  int port = 0;
+  auto process =
+      Launch({"--listen", "127.0.0.1:0", "--root-ca", Path("root_ca.der"), "--collateral-dir",
+              Path("q/collateral"), "--signing-key", Path("rsa.pem")},
+             "attestd-der.log", &port);
+  ASSERT_GT(port, 0);
+  httplib::Client client("127.0.0.1", port);
+  auto result = client.Post("/attest/SgxEnclave?api-version=2022-08-01",
+                            Body(ReadFile(Path("q/quote-0.bin"))), "application/json");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200) << result->body;
+}
+
 }  // namespace
 }  // namespace cn::attestd
