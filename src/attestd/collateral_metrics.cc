@@ -29,6 +29,7 @@ CollateralMetrics::CollateralMetrics(prometheus::Registry& registry)
       hits_(lookups_.Add({{"result", "hit"}})),
       misses_(lookups_.Add({{"result", "miss"}})),
       stale_served_(lookups_.Add({{"result", "stale_served"}})),
+      not_found_served_(lookups_.Add({{"result", "not_found_served"}})),
       fetches_ok_(fetches_.Add({{"outcome", "ok"}})),
       fetches_failed_(fetches_.Add({{"outcome", "failed"}})),
       store_failures_(prometheus::BuildCounter()
@@ -54,6 +55,7 @@ void CollateralMetrics::Update(const pccs::CollateralCacheStats& stats) {
   AddGrowth(hits_, stats.hits, last_.hits);
   AddGrowth(misses_, stats.misses, last_.misses);
   AddGrowth(stale_served_, stats.stale_served, last_.stale_served);
+  AddGrowth(not_found_served_, stats.not_found_served, last_.not_found_served);
   AddGrowth(fetches_ok_, stats.fetches, last_.fetches);
   AddGrowth(fetches_failed_, stats.refresh_failures, last_.refresh_failures);
   AddGrowth(store_failures_, stats.store_failures, last_.store_failures);

@@ -1,7 +1,7 @@
 #pragma once
 
 // CollateralMetrics: the online collateral cache's figures as Prometheus series of sgx-attestd:
-//   cn_attestd_collateral_cache_total{result="hit|miss|stale_served"}
+//   cn_attestd_collateral_cache_total{result="hit|miss|stale_served|not_found_served"}
 //   cn_attestd_collateral_upstream_fetches_total{outcome="ok|failed"}
 //   cn_attestd_collateral_store_failures_total
 //   cn_attestd_collateral_upstream_seconds (histogram of every upstream fetch, refreshes too)
@@ -41,6 +41,7 @@ class CollateralMetrics {
   prometheus::Counter& hits_;
   prometheus::Counter& misses_;
   prometheus::Counter& stale_served_;
+  prometheus::Counter& not_found_served_;
   prometheus::Counter& fetches_ok_;
   prometheus::Counter& fetches_failed_;
   prometheus::Counter& store_failures_;

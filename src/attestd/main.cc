@@ -133,8 +133,11 @@ int main(int argc, char** argv) {
       std::filesystem::create_directories(std::filesystem::path(options.cache).parent_path(),
                                           ignored);
     }
+    // A service without a cache file still caches, in memory (SQLite's ":memory:"): without
+    // any cache every attestation would cost the PCCS four requests, an unknown FMSPC included.
+    const std::string cache_path = options.cache.empty() ? ":memory:" : options.cache;
     cn::pccs::OnlineSourceOptions online{.pccs_url = options.pccs_url,
-                                         .cache_path = options.cache,
+                                         .cache_path = cache_path,
                                          .upstream_timeout = options.upstream_timeout,
                                          .ca_file = "",
                                          .cache = {}};
@@ -144,7 +147,7 @@ int main(int argc, char** argv) {
       return Fail(absl::StrCat("--pccs-url/--cache: ", source.status().message()), 2);
     }
     spdlog::info("collateral from {} (cache {})", options.pccs_url,
-                 options.cache.empty() ? std::string("off") : options.cache);
+                 options.cache.empty() ? std::string("in memory only") : options.cache);
     online_source = source->get();
     collateral = *std::move(source);
   }

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -270,6 +271,15 @@ absl::StatusOr<std::shared_ptr<const dcap::Collateral>> CachingCollateralSource:
     ++stats_.stale_served;
     return entry->second.collateral;
   }
+  if (entry == entries_.end()) {
+    auto not_found = not_found_.find(key);
+    if (not_found != not_found_.end() && now < not_found->second.until) {
+      ++stats_.not_found_served;
+      return absl::NotFoundError(absl::StrCat(
+          not_found->second.status.message(), " (remembered; the upstream is asked again after ",
+          absl::FormatTime(absl::RFC3339_sec, not_found->second.until, absl::UTCTimeZone()), ")"));
+    }
+  }
   ++stats_.misses;
   std::shared_ptr<Flight> flight = StartFetchLocked(platform);
   auto landed = [&flight]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return flight->done; };
@@ -361,17 +371,38 @@ void CachingCollateralSource::UpdateAfterFetch(
     if (validity.ok()) {
       ++stats_.fetches;
       entries_[key] = Entry{platform, *fetched, *validity, end, end + options_.retry_after};
+      not_found_.erase(key);
       flight->collateral = *fetched;
     } else {
       ++stats_.refresh_failures;
       auto entry = entries_.find(key);
       if (entry != entries_.end()) {
         entry->second.next_attempt = end + options_.retry_after;
+      } else if (validity.status().code() == absl::StatusCode::kNotFound) {
+        RememberNotFoundLocked(key, validity.status(), end);
       }
       flight->status = validity.status();
     }
     flight->done = true;
   }
+}
+
+void CachingCollateralSource::RememberNotFoundLocked(const std::string& key,
+                                                     const absl::Status& status, absl::Time now) {
+  if (options_.not_found_ttl <= absl::ZeroDuration() || options_.max_not_found == 0) {
+    return;
+  }
+  if (not_found_.size() >= options_.max_not_found && not_found_.find(key) == not_found_.end()) {
+    for (auto it = not_found_.begin(); it != not_found_.end();) {
+      it = now >= it->second.until ? not_found_.erase(it) : std::next(it);
+    }
+    if (not_found_.size() >= options_.max_not_found) {
+      not_found_.erase(std::min_element(
+          not_found_.begin(), not_found_.end(),
+          [](const auto& a, const auto& b) { return a.second.until < b.second.until; }));
+    }
+  }
+  not_found_[key] = NotFound{status, now + options_.not_found_ttl};
 }
 
 void CachingCollateralSource::PollLoop() {

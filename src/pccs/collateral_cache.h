@@ -20,6 +20,12 @@
 //   - When the upstream fails or is too slow for the deadline: an entry past nextUpdate is still
 //     returned (the freshest to be had; the verifier reports collateral_expired), otherwise the
 //     upstream's error (NotFound, Unavailable) or DeadlineExceeded.
+//   - A NotFound from the upstream (the PCS answering 404: an FMSPC it does not know) for a
+//     platform without an entry is remembered for `not_found_ttl`: until then Get answers that
+//     NotFound at once and asks nobody, so quotes of an unknown platform do not each cost an
+//     upstream request. Kept in memory only (a restart asks again, once), for at most
+//     `max_not_found` platforms. Other failures (Unavailable, DeadlineExceeded) are not
+//     remembered: the next miss asks again.
 //   - What the upstream answers is kept as it is (the verifier judges it); an answer whose dates
 //     cannot be read is refused by PcsClient before it gets here.
 //
@@ -85,6 +91,7 @@ struct CollateralCacheStats {
   uint64_t fetches = 0;           // upstream fetches that succeeded (misses and refreshes)
   uint64_t refresh_failures = 0;  // upstream fetches that failed
   uint64_t store_failures = 0;    // entries that could not be written to the file
+  uint64_t not_found_served = 0;  // NotFound answered from memory, without asking the upstream
   absl::Duration upstream_latency_total;  // summed over every fetch, failed or not
   absl::Duration upstream_latency_max;
 };
@@ -97,6 +104,11 @@ class CachingCollateralSource : public CollateralSource {
     absl::Duration retry_after = absl::Minutes(1);
     // Bound on one background or miss fetch (sgx-attestd's --upstream-timeout).
     absl::Duration upstream_timeout = absl::Seconds(5);
+    // How long an upstream NotFound for a platform is answered without asking again.
+    absl::Duration not_found_ttl = absl::Minutes(1);
+    // At most this many platforms are remembered as NotFound (expired ones are dropped first,
+    // then the one that expires soonest), so forged FMSPCs cannot grow the map without bound.
+    size_t max_not_found = 4096;
     // Real time between background scans for due entries.
     absl::Duration poll_interval = absl::Minutes(1);
     int fetch_threads = 2;
@@ -128,6 +140,10 @@ class CachingCollateralSource : public CollateralSource {
     absl::Time fetched_at;
     absl::Time next_attempt;  // no fetch for this entry before this time (after the last one)
   };
+  struct NotFound {
+    absl::Status status;  // the upstream's NotFound, as it said it
+    absl::Time until;     // answered from memory before this time
+  };
   struct Flight {
     bool done = false;
     absl::Status status;
@@ -147,6 +163,8 @@ class CachingCollateralSource : public CollateralSource {
                         const absl::StatusOr<CollateralValidity>& validity,
                         const absl::Status& stored, absl::Time start, absl::Time end);
   void PollLoop();
+  void RememberNotFoundLocked(const std::string& key, const absl::Status& status, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const Options options_;
   const std::unique_ptr<CollateralStore> store_;
@@ -156,6 +174,7 @@ class CachingCollateralSource : public CollateralSource {
   mutable absl::Mutex mutex_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, NotFound> not_found_ ABSL_GUARDED_BY(mutex_);
   std::deque<PlatformId> queue_ ABSL_GUARDED_BY(mutex_);
   CollateralCacheStats stats_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;

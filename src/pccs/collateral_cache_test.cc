@@ -309,6 +309,89 @@ TEST_F(CollateralCacheTest, NotFoundFromTheUpstreamPassesThrough) {
   EXPECT_EQ(cache->stats().refresh_failures, 1u);
 }
 
+TEST_F(CollateralCacheTest, AnUnknownFmspcCostsOneRequestPerNotFoundTtl) {
+  // Over real sockets: the stand-in counts what it is asked. It serves nothing, so every
+  // platform is an FMSPC it does not know (404).
+  testing::PccsStandin standin;
+  http::HttpClient http({}, &clock_);
+  PcsClient pcs({.base_url = standin.url(), .request_timeout = absl::Seconds(2)}, &http, &clock_);
+  options_.not_found_ttl = absl::Minutes(1);
+  std::unique_ptr<CachingCollateralSource> cache = Open(&pcs);
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<CollateralPtr> collateral = cache->Get(platform_, Deadline());
+    ASSERT_EQ(collateral.status().code(), absl::StatusCode::kNotFound) << collateral.status();
+    EXPECT_THAT(collateral.status().message(), HasSubstr("404"));
+  }
+  EXPECT_EQ(standin.request_count(), 1);  // the TCB Info's 404 ends the fetch
+  EXPECT_EQ(cache->stats().misses, 1u);
+  EXPECT_EQ(cache->stats().not_found_served, 19u);
+  // Another platform is asked for on its own.
+  PlatformId other = platform_;
+  other.fmspc[0] ^= 1;
+  EXPECT_EQ(cache->Get(other, Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(standin.request_count(), 2);
+
+  // Just before the minute is up the answer still comes from memory; after it, the service is
+  // asked again (once), and once it serves the platform the collateral is fetched and cached.
+  clock_.Advance(absl::Seconds(59));
+  EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(standin.request_count(), 2);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(standin.request_count(), 3);
+  standin.Serve(platform_, *collateral_);
+  EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(standin.request_count(), 3);
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<CollateralPtr> served = cache->Get(platform_, Deadline());
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ((*served)->digest(), collateral_->digest());
+  EXPECT_EQ(standin.request_count(), 7);  // the four items
+  ASSERT_TRUE(cache->Get(platform_, Deadline()).ok());
+  EXPECT_EQ(standin.request_count(), 7);
+}
+
+TEST_F(CollateralCacheTest, OnlyNotFoundIsRemembered) {
+  upstream_.Answer(absl::UnavailableError("fake upstream: HTTP 503"));
+  std::unique_ptr<CachingCollateralSource> cache = Open();
+  EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(upstream_.calls(), 2);
+  EXPECT_EQ(cache->stats().not_found_served, 0u);
+}
+
+TEST_F(CollateralCacheTest, ANotFoundIsNotRememberedAcrossARestart) {
+  upstream_.Answer(absl::NotFoundError("fake upstream: HTTP 404"));
+  {
+    std::unique_ptr<CachingCollateralSource> cache = Open();
+    EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(upstream_.calls(), 1);
+  }
+  std::unique_ptr<CachingCollateralSource> cache = Open();
+  EXPECT_EQ(cache->Get(platform_, Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(upstream_.calls(), 2);
+}
+
+TEST_F(CollateralCacheTest, RememberedNotFoundsAreBounded) {
+  upstream_.Answer(absl::NotFoundError("fake upstream: HTTP 404"));
+  options_.max_not_found = 2;
+  std::unique_ptr<CachingCollateralSource> cache = Open();
+  std::vector<PlatformId> platforms(3, platform_);
+  for (int i = 0; i < 3; ++i) {
+    platforms[i].fmspc[5] = static_cast<uint8_t>(i);
+    EXPECT_EQ(cache->Get(platforms[i], Deadline()).status().code(), absl::StatusCode::kNotFound);
+    clock_.Advance(absl::Seconds(1));  // each expires a second after the one before
+  }
+  EXPECT_EQ(upstream_.calls(), 3);
+  // The third pushed out the first (the one expiring soonest); the other two are remembered.
+  EXPECT_EQ(cache->Get(platforms[1], Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(cache->Get(platforms[2], Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(upstream_.calls(), 3);
+  EXPECT_EQ(cache->Get(platforms[0], Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(upstream_.calls(), 4);
+}
+
 TEST_F(CollateralCacheTest, AnAnswerWithoutDatesIsNotCached) {
   pki_.tcb_info_text_override = "{\"id\":\"SGX\"}";
   upstream_.Answer(std::make_shared<const dcap::Collateral>(pki_.BuildCollateral()));

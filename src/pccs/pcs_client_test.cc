@@ -1,6 +1,8 @@
 #include "src/pccs/pcs_client.h"
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -8,10 +10,13 @@
 #include "gtest/gtest.h"
 #include "src/common/check.h"
 #include "src/dcap/crypto.h"
+#include "src/dcap/tcb_info.h"
+#include "src/dcap/trust_anchor.h"
 #include "src/dcap/verifier.h"
 #include "src/http/http_client.h"
 #include "src/os/clock.h"
 #include "src/pccs/collateral_validity.h"
+#include "src/testing/fake_clock.h"
 #include "src/testing/pccs_standin.h"
 #include "src/testing/quote_builder.h"
 #include "src/testing/test_pki.h"
@@ -280,6 +285,153 @@ TEST(ValidityOf, NamesTheItemWithoutDates) {
   pki.qe_identity_text_override = "{\"id\":\"QE\"}";
   EXPECT_THAT(ValidityOf(pki.BuildCollateral()).status().message(),
               HasSubstr("QE Identity: no string \"issueDate\""));
+}
+
+// The closest offline substitute for a test against Intel's real PCS: the real Intel collateral
+// of ../shared/vectors (real-sgx, real-tdx), served by the stand-in exactly as PCS v4 answers
+// (URL-encoded PEM chains in TCB-Info-Issuer-Chain, SGX-Enclave-Identity-Issuer-Chain and
+// SGX-PCK-CRL-Issuer-Chain; {"tcbInfo"|"enclaveIdentity": ..., "signature": hex} bodies; the PCK
+// CRL as DER for encoding=der; no rootcacrl, the root CA CRL as DER from its distribution point),
+// fetched by the client and verified with the built-in Intel root at the vectors' time.
+struct RealVector {
+  const char* id;
+  Tee tee;
+  const char* tcb_path;  // the TCB Info request
+  const char* qe_path;
+  const char* tcb_status;
+  std::vector<std::string> advisory_ids;
+};
+
+std::string ReadVector(const std::string& name) {
+  std::ifstream in(std::string(CN_VECTORS_DIR) + "/" + name, std::ios::binary);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST(PcsClientRealVectorsTest, IntelCollateralInPcsFormatVerifiesWithTheIntelRoot) {
+  absl::Time at;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2025-07-01T00:00:00Z", &at, &error));
+  testing::FakeClock clock(at);
+  http::HttpClient http({}, &clock);
+  const std::vector<RealVector> vectors = {
+      {"real-sgx",
+       Tee::kSgx,
+       "/sgx/certification/v4/tcb?fmspc=00a067110000",
+       "/sgx/certification/v4/qe/identity",
+       "ConfigurationAndSWHardeningNeeded",
+       {"INTEL-SA-00289", "INTEL-SA-00615"}},
+      {"real-tdx", Tee::kTdx, nullptr, "/tdx/certification/v4/qe/identity", "UpToDate", {}},
+  };
+  for (const RealVector& vector : vectors) {
+    SCOPED_TRACE(vector.id);
+    const std::string quote = ReadVector(absl::StrCat(vector.id, "/quote.bin"));
+    absl::StatusOr<dcap::Collateral> file =
+        dcap::Collateral::FromJson(ReadVector(absl::StrCat(vector.id, "/collateral.json")));
+    ASSERT_TRUE(file.ok()) << file.status();
+    absl::StatusOr<PlatformId> platform = PlatformIdOfQuote(quote);
+    ASSERT_TRUE(platform.ok()) << platform.status();
+    EXPECT_EQ(platform->tee, vector.tee);
+
+    PccsStandin pcs;
+    pcs.set_intel_pcs_format(true);
+    pcs.Serve(*platform, *file);
+    PcsClient client(
+        {.base_url = pcs.url(), .root_ca_crl_fallback_url = pcs.root_crl_distribution_url()}, &http,
+        &clock);
+    absl::StatusOr<std::shared_ptr<const dcap::Collateral>> fetched =
+        client.Get(*platform, at + absl::Seconds(10));
+    ASSERT_TRUE(fetched.ok()) << fetched.status();
+    // Every item and chain as Intel signed it, byte for byte, after the header decoding.
+    const dcap::CollateralParts& got = (*fetched)->parts();
+    const dcap::CollateralParts& want = file->parts();
+    EXPECT_EQ(got.tcb_info, want.tcb_info);
+    EXPECT_EQ(got.tcb_info_signature, want.tcb_info_signature);
+    EXPECT_EQ(got.tcb_info_issuer_chain, want.tcb_info_issuer_chain);
+    EXPECT_EQ(got.qe_identity, want.qe_identity);
+    EXPECT_EQ(got.qe_identity_signature, want.qe_identity_signature);
+    EXPECT_EQ(got.qe_identity_issuer_chain, want.qe_identity_issuer_chain);
+    EXPECT_EQ(got.pck_crl, want.pck_crl);
+    EXPECT_EQ(got.pck_crl_issuer_chain, want.pck_crl_issuer_chain);
+    EXPECT_EQ(got.root_ca_crl, want.root_ca_crl);
+    EXPECT_EQ((*fetched)->digest(), file->digest());
+
+    const std::string fmspc = dcap::HexEncode(platform->fmspc);
+    const std::string tcb_path = vector.tcb_path
+                                     ? std::string(vector.tcb_path)
+                                     : absl::StrCat("/tdx/certification/v4/tcb?fmspc=", fmspc);
+    EXPECT_THAT(pcs.requests(),
+                UnorderedElementsAre(tcb_path, vector.qe_path,
+                                     absl::StrCat("/sgx/certification/v4/pckcrl?ca=",
+                                                  PckCaName(platform->ca), "&encoding=der"),
+                                     "/sgx/certification/v4/rootcacrl", "/IntelSGXRootCA.der"));
+
+    dcap::Verifier verifier(dcap::TrustAnchor::IntelSgxRoot());
+    const dcap::VerificationResult result = verifier.Verify(quote, **fetched, At(at));
+    ASSERT_TRUE(result.verified()) << result.rejection().message;
+    EXPECT_EQ(dcap::TcbStatusName(result.verdict().tcb_status), vector.tcb_status);
+    EXPECT_EQ(result.verdict().advisory_ids, vector.advisory_ids);
+    // A year on, the same answer has expired (as all of the vectors' collateral has today).
+    const dcap::VerificationResult later =
+        verifier.Verify(quote, **fetched, At(at + absl::Hours(24 * 365)));
+    ASSERT_FALSE(later.verified());
+    EXPECT_EQ(later.rejection().code, dcap::ErrorCode::kCollateralExpired);
+  }
+}
+
+TEST(PcsClientRealVectorsTest, TheStandInAnswersInIntelsPcsFormat) {
+  // The raw answers, as a client that is not ours would see them.
+  const std::string quote = ReadVector("real-sgx/quote.bin");
+  absl::StatusOr<dcap::Collateral> file =
+      dcap::Collateral::FromJson(ReadVector("real-sgx/collateral.json"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::StatusOr<PlatformId> platform = PlatformIdOfQuote(quote);
+  ASSERT_TRUE(platform.ok());
+  PccsStandin pcs;
+  pcs.set_intel_pcs_format(true);
+  pcs.Serve(*platform, *file);
+  os::RealClock clock;
+  http::HttpClient http({}, &clock);
+  auto get = [&](const std::string& path) {
+    absl::StatusOr<http::HttpResponse> response =
+        http.Get(absl::StrCat(pcs.url(), path), http::HttpRequestOptions{});
+    CN_CHECK(response.ok());
+    EXPECT_NE(response->Header("Request-ID"), nullptr) << path;
+    return *response;
+  };
+  const char kChainStart[] = "-----BEGIN%20CERTIFICATE-----%0A";
+
+  http::HttpResponse tcb = get("/sgx/certification/v4/tcb?fmspc=00a067110000");
+  EXPECT_EQ(tcb.status, 200);
+  EXPECT_EQ(*tcb.Header("Content-Type"), "application/json");
+  EXPECT_EQ(tcb.body, absl::StrCat("{\"tcbInfo\":", file->parts().tcb_info, ",\"signature\":\"",
+                                   dcap::HexEncode(file->parts().tcb_info_signature), "\"}"));
+  ASSERT_NE(tcb.Header("TCB-Info-Issuer-Chain"), nullptr);
+  EXPECT_THAT(*tcb.Header("TCB-Info-Issuer-Chain"), ::testing::StartsWith(kChainStart));
+  EXPECT_EQ(tcb.Header("SGX-TCB-Info-Issuer-Chain"), nullptr);  // v3's name
+
+  http::HttpResponse qe = get("/sgx/certification/v4/qe/identity");
+  EXPECT_EQ(qe.status, 200);
+  EXPECT_THAT(qe.body, ::testing::StartsWith("{\"enclaveIdentity\":{"));
+  ASSERT_NE(qe.Header("SGX-Enclave-Identity-Issuer-Chain"), nullptr);
+  EXPECT_THAT(*qe.Header("SGX-Enclave-Identity-Issuer-Chain"), ::testing::StartsWith(kChainStart));
+
+  // PEM by default, DER when asked for.
+  http::HttpResponse pem = get("/sgx/certification/v4/pckcrl?ca=processor");
+  EXPECT_EQ(*pem.Header("Content-Type"), "application/x-pem-file");
+  EXPECT_THAT(pem.body, ::testing::StartsWith("-----BEGIN X509 CRL-----"));
+  absl::StatusOr<std::string> der = CrlBodyToDer(pem.body);
+  ASSERT_TRUE(der.ok()) << der.status();
+  EXPECT_EQ(*der, file->parts().pck_crl);
+  http::HttpResponse raw = get("/sgx/certification/v4/pckcrl?ca=processor&encoding=der");
+  EXPECT_EQ(*raw.Header("Content-Type"), "application/pkix-crl");
+  EXPECT_EQ(raw.body, file->parts().pck_crl);
+  ASSERT_NE(raw.Header("SGX-PCK-CRL-Issuer-Chain"), nullptr);
+  EXPECT_THAT(*raw.Header("SGX-PCK-CRL-Issuer-Chain"), ::testing::StartsWith(kChainStart));
+
+  EXPECT_EQ(get("/sgx/certification/v4/rootcacrl").status, 404);
+  EXPECT_EQ(get("/IntelSGXRootCA.der").body, file->parts().root_ca_crl);
 }
 
 }  // namespace

@@ -30,6 +30,10 @@ std::string CrlPem(const std::string& der) {
   return pem;
 }
 
+// The path of Intel's root CA CRL at its distribution point
+// (https://certificates.trustedservices.intel.com/IntelSGXRootCA.der).
+constexpr char kRootCrlDistributionPath[] = "/IntelSGXRootCA.der";
+
 struct Answer {
   std::string body;
   std::string content_type;
@@ -55,6 +59,8 @@ struct PccsStandin::State {
   CrlEncoding root_encoding ABSL_GUARDED_BY(mutex) = CrlEncoding::kHex;
   bool v3_tcb_header ABSL_GUARDED_BY(mutex) = false;
   bool serve_root_crl ABSL_GUARDED_BY(mutex) = true;
+  bool intel_pcs ABSL_GUARDED_BY(mutex) = false;
+  uint64_t answers ABSL_GUARDED_BY(mutex) = 0;  // for Request-ID
   uint64_t release_generation ABSL_GUARDED_BY(mutex) = 0;
   bool stopping ABSL_GUARDED_BY(mutex) = false;
   std::vector<std::string> requests ABSL_GUARDED_BY(mutex);
@@ -99,10 +105,18 @@ struct PccsStandin::State {
         return std::nullopt;
       }
       const dcap::CollateralParts& parts = it->second.parts();
-      return Answer{
-          parts.pck_crl,
-          "application/pkix-crl",
-          {{"SGX-PCK-CRL-Issuer-Chain", http::PercentEncode(parts.pck_crl_issuer_chain)}}};
+      std::vector<std::pair<std::string, std::string>> headers = {
+          {"SGX-PCK-CRL-Issuer-Chain", http::PercentEncode(parts.pck_crl_issuer_chain)}};
+      if (intel_pcs && request.get_param_value("encoding") != "der") {
+        return Answer{CrlPem(parts.pck_crl), "application/x-pem-file", std::move(headers)};
+      }
+      return Answer{parts.pck_crl, "application/pkix-crl", std::move(headers)};
+    }
+    if (intel_pcs) {
+      if (path == kRootCrlDistributionPath && root_crl.has_value()) {
+        return Answer{root_crl->parts().root_ca_crl, "application/pkix-crl", {}};
+      }
+      return std::nullopt;  // PCS has no rootcacrl
     }
     if (path == "/sgx/certification/v4/rootcacrl" && root_crl.has_value() && serve_root_crl) {
       const std::string& der = root_crl->parts().root_ca_crl;
@@ -127,6 +141,9 @@ struct PccsStandin::State {
       separator = '&';
     }
     requests.push_back(target);
+    if (intel_pcs) {
+      response.set_header("Request-ID", absl::StrCat("standin", ++answers));
+    }
     if (delay > absl::ZeroDuration()) {
       const uint64_t generation = release_generation;
       auto released = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
@@ -229,6 +246,15 @@ void PccsStandin::set_v3_tcb_header(bool v3) {
 void PccsStandin::set_serve_root_crl(bool serve) {
   absl::MutexLock lock(&state_->mutex);
   state_->serve_root_crl = serve;
+}
+
+void PccsStandin::set_intel_pcs_format(bool pcs) {
+  absl::MutexLock lock(&state_->mutex);
+  state_->intel_pcs = pcs;
+}
+
+std::string PccsStandin::root_crl_distribution_url() const {
+  return absl::StrCat(url(), kRootCrlDistributionPath);
 }
 
 void PccsStandin::ReleaseStalled() {

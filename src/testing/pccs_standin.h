@@ -52,6 +52,17 @@ class PccsStandin {
   void set_v3_tcb_header(bool v3);
   // false: answer 404 for rootcacrl, as Intel's PCS does.
   void set_serve_root_crl(bool serve);
+  // true: answer exactly as Intel's PCS v4 itself (api.trustedservices.intel.com) does, not as
+  // a PCCS: `rootcacrl` is 404 (PCS has no such endpoint) and the root CA CRL is DER at
+  // root_crl_distribution_url() (standing for certificates.trustedservices.intel.com); the PCK
+  // CRL is DER as application/pkix-crl for `encoding=der` and PEM as application/x-pem-file
+  // otherwise (PCS's default); the TCB Info chain comes in TCB-Info-Issuer-Chain, the QE
+  // Identity's in SGX-Enclave-Identity-Issuer-Chain, the PCK CRL's in SGX-PCK-CRL-Issuer-Chain,
+  // all URL-encoded PEM; every answer carries a Request-ID header.
+  void set_intel_pcs_format(bool pcs);
+  // Where the root CA CRL is served as DER in Intel PCS format (the root certificate's CRL
+  // distribution point, IntelSGXRootCA.der, on this server).
+  std::string root_crl_distribution_url() const;
   // Ends the waits of answers being delayed now.
   void ReleaseStalled();
 

@@ -14,14 +14,20 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "src/attestd/request.h"
 #include "src/attestd/service.h"
 #include "src/http/event_server.h"
+#include "src/http/http_client.h"
+#include "src/pccs/collateral_cache.h"
+#include "src/pccs/pcs_client.h"
 #include "src/testing/fake_clock.h"
 #include "src/testing/fake_collateral_source.h"
 #include "src/testing/jws.h"
+#include "src/testing/pccs_standin.h"
 #include "src/testing/quote_builder.h"
+#include "src/testing/temp_dir.h"
 #include "src/testing/test_pki.h"
 
 namespace cn::attestd {
@@ -45,16 +51,19 @@ const std::string& SigningKeyPem() {
   return *pem;
 }
 
-// One running service: verifier, fake source and clock, HTTP server on a free port.
+// One running service: verifier, fake source (or `source`, when given) and clock, HTTP server
+// on a free port.
 class Instance {
  public:
-  Instance(dcap::TrustAnchor anchor, absl::Time now, http::EventServerOptions options = {})
+  Instance(dcap::TrustAnchor anchor, absl::Time now, http::EventServerOptions options = {},
+           pccs::CollateralSource* source = nullptr)
       : clock_(now), verifier_(std::move(anchor)) {
     std::vector<SigningKey> keys;
     keys.push_back(*SigningKey::Load(SigningKeyPem(), "key.pem", "", "", now));
     registry_ = std::make_shared<prometheus::Registry>();
     service_ = std::make_unique<AttestationService>(
-        ServiceOptions{.issuer = "http://127.0.0.1"}, std::move(keys), verifier_, source_, clock_,
+        ServiceOptions{.issuer = "http://127.0.0.1"}, std::move(keys), verifier_,
+        source != nullptr ? *source : source_, clock_,
         std::shared_ptr<const Policy>(std::shared_ptr<const Policy>(), &Policy::Default()),
         *registry_);
     options.host = "127.0.0.1";
@@ -506,6 +515,98 @@ TEST_F(AttestdPkiTest, ProbesAndMetricsCountVerdicts) {
   EXPECT_THAT(metrics,
               HasSubstr(R"(cn_http_requests_total{route="/attest/SgxEnclave",status="400"} 1)"));
   EXPECT_THAT(metrics, HasSubstr("cn_attestd_collateral_fetch_seconds_count 2"));
+}
+
+// The closest offline substitute for attesting against Intel's real PCS: the real Intel quotes
+// and collateral of ../shared/vectors, the collateral served by the PCCS stand-in exactly as
+// Intel's PCS v4 answers (src/testing/pccs_standin.h, set_intel_pcs_format), fetched by the
+// service's own client and cache, verified with the built-in Intel root at the vectors' time.
+// The token's collateral hashes are those of the files' bytes, so the URL-encoded PEM chains
+// were decoded exactly.
+TEST(AttestdApiTest, RealVectorsWithCollateralFromIntelsPcsFormatVerifyWithTheIntelRoot) {
+  absl::Time at;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2025-07-01T00:00:00Z", &at, &error));
+  testing::FakeClock clock(at);  // the collateral's clock; the service has its own, also at `at`
+  http::HttpClient http({}, &clock);
+  for (const char* id : {"real-sgx", "real-tdx"}) {
+    SCOPED_TRACE(id);
+    const std::string quote = ReadFile(Vector(absl::StrCat(id, "/quote.bin")));
+    const dcap::Collateral file =
+        *dcap::Collateral::FromJson(ReadFile(Vector(absl::StrCat(id, "/collateral.json"))));
+    absl::StatusOr<pccs::PlatformId> platform = pccs::PlatformIdOfQuote(quote);
+    ASSERT_TRUE(platform.ok()) << platform.status();
+    testing::PccsStandin pcs;
+    pcs.set_intel_pcs_format(true);
+    pcs.Serve(*platform, file);
+    pccs::PcsClient client(
+        {.base_url = pcs.url(), .root_ca_crl_fallback_url = pcs.root_crl_distribution_url()}, &http,
+        &clock);
+    testing::TempDir dir;
+    auto store = pccs::CollateralStore::Open(dir.path() + "/collateral.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto cache = pccs::CachingCollateralSource::Create({}, *std::move(store), &client, &clock);
+    ASSERT_TRUE(cache.ok()) << cache.status();
+    Instance instance(dcap::TrustAnchor::IntelSgxRoot(), at, {}, cache->get());
+
+    const bool tdx = std::string(id) == "real-tdx";
+    for (int round = 0; round < 2; ++round) {  // the second from the cache
+      const nlohmann::json claims = TokenPayload(
+          tdx ? instance.AttestTdxVm(Body(quote)) : instance.Attest(Body(quote)), instance.Jwks());
+      if (tdx) {
+        EXPECT_EQ(claims["x-ms-attestation-type"], "tdxvm");
+        EXPECT_EQ(claims["attester_tcb_status"], "UpToDate");
+        EXPECT_EQ(claims["attester_advisory_ids"], nlohmann::json::array());
+        continue;
+      }
+      EXPECT_EQ(claims["attester_tcb_status"], "ConfigurationAndSWHardeningNeeded");
+      EXPECT_EQ(claims["attester_advisory_ids"],
+                nlohmann::json::array({"INTEL-SA-00289", "INTEL-SA-00615"}));
+      EXPECT_EQ(claims["x-ms-sgx-fmspc"], "00a067110000");
+      const nlohmann::json& hashes = claims["x-ms-sgx-collateral"];
+      const dcap::CollateralParts& parts = file.parts();
+      auto sha = [](const std::string& bytes) { return dcap::HexEncode(dcap::Sha256(bytes)); };
+      EXPECT_EQ(hashes["quotehash"], sha(quote));
+      EXPECT_EQ(hashes["tcbinfohash"], sha(parts.tcb_info));
+      EXPECT_EQ(hashes["qeidhash"], sha(parts.qe_identity));
+      EXPECT_EQ(hashes["tcbinfocertshash"], sha(parts.tcb_info_issuer_chain));
+      EXPECT_EQ(hashes["qeidcertshash"], sha(parts.qe_identity_issuer_chain));
+      EXPECT_EQ(hashes["tcbinfocrlhash"], sha(parts.root_ca_crl));
+      EXPECT_EQ(hashes["qeidcrlhash"], sha(parts.root_ca_crl));
+    }
+    // Four items, the root CA CRL from its distribution point after PCS's 404; once.
+    EXPECT_EQ(pcs.request_count(), 5) << absl::StrJoin(pcs.requests(), " ");
+    EXPECT_EQ((*cache)->stats().hits, 1u);
+  }
+}
+
+// The service caches collateral, certificates and a quote's platform, never a verdict: on one
+// instance, after the real quote was attested (so every cache is warm), each tampered copy of it
+// still gets its own rejection, and the real one is still issued.
+TEST(AttestdApiTest, WarmCachesNeverAnswerForAQuoteTheyDidNotCheck) {
+  absl::Time at;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2025-07-01T00:00:00Z", &at, &error));
+  Instance instance(dcap::TrustAnchor::IntelSgxRoot(), at);
+  const std::string quote = ReadFile(Vector("real-sgx/quote.bin"));
+  instance.source().Put(*pccs::PlatformIdOfQuote(quote),
+                        *dcap::Collateral::FromJson(ReadFile(Vector("real-sgx/collateral.json"))));
+  const std::vector<std::pair<std::string, std::string>> tampered = {
+      {"tampered/sgx_quote_signature_bitflip", "invalid_quote_signature"},
+      {"tampered/sgx_quote_mrenclave_bitflip", "invalid_quote_signature"},
+      {"tampered/sgx_quote_qe_report_bitflip", "invalid_qe_report_signature"},
+      {"tampered/sgx_quote_qe_authdata_bitflip", "qe_report_data_mismatch"},
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    auto issued = instance.Attest(Body(quote));
+    ASSERT_TRUE(issued);
+    EXPECT_EQ(issued->status, 200) << issued->body;
+    for (const auto& [path, code] : tampered) {
+      SCOPED_TRACE(path);
+      ExpectRefused(instance.Attest(Body(ReadFile(Vector(path)))), 400, code);
+    }
+  }
 }
 
 }  // namespace
