@@ -358,6 +358,14 @@ http::Response AttestationService::Attest(const http::Request& http_request, dca
   if (std::shared_ptr<const pccs::PlatformId> cached = platforms_.Find(chain_key)) {
     platform = *cached;
   } else {
+    // A platform not seen before names its FMSPC in a PCK certificate nobody has checked yet.
+    // The chain must lead to the trust anchor before that FMSPC is looked up: otherwise every
+    // forged quote with a made-up FMSPC would cost a request to the PCCS (and a slot in the 404
+    // memory). The chain's verdict is cached by the verifier, so the full verification below
+    // does not check it again.
+    if (auto rejection = quote_only_rejection()) {
+      return Refuse(400, dcap::ErrorCodeName(rejection->code), rejection->message);
+    }
     platform = pccs::PlatformIdOfQuote(request.quote);
     if (platform.ok()) {
       platforms_.Insert(chain_key, std::make_shared<const pccs::PlatformId>(*platform));

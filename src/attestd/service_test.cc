@@ -262,6 +262,23 @@ TEST_F(ServiceTest, MissingCollateralIs400ButAnUnreachableSourceIs503) {
   EXPECT_EQ(Code(response), "invalid_quote_signature");
 }
 
+TEST_F(ServiceTest, AForeignPckChainNeverReachesTheCollateralSource) {
+  // Another root's platform, with the same FMSPC as ours: before the chain was checked, its
+  // FMSPC was looked up (upstream, a PCCS request per forged FMSPC) and only then refused.
+  testing::TestPki foreign_pki;
+  testing::QuoteBuilder foreign(foreign_pki);
+  const int lookups_before = source_.calls();
+  for (int i = 0; i < 3; ++i) {
+    const http::Response response = Post(Body(foreign.Build()));
+    EXPECT_EQ(response.status, 400);
+    EXPECT_EQ(Code(response), "untrusted_pck_chain");
+  }
+  EXPECT_EQ(source_.calls(), lookups_before);
+  // Our own platform is still looked up once and served.
+  EXPECT_EQ(Post(Body(builder_.Build())).status, 200);
+  EXPECT_EQ(source_.calls(), lookups_before + 1);
+}
+
 TEST_F(ServiceTest, DraftPolicyThatDoesNotParseIsInvalidPolicy) {
   const http::Response response =
       Post(Body(builder_.Build(), R"(, "draftPolicyForAttestation": "version=9; nonsense")"));
