@@ -19,6 +19,11 @@ find_package(SQLite3 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 # Boost.Asio and Boost.Beast (header-only, libboost-dev) for sgx-attestd's event-driven server.
 find_package(Boost 1.74 REQUIRED)
+# jemalloc (libjemalloc-dev) is sgx-attestd's allocator (src/attestd/CMakeLists.txt says why). The
+# sanitizer and fuzzing configurations keep their own allocator, so they do not look for it.
+if(NOT CN_SANITIZE AND NOT CN_FUZZ)
+  find_library(CN_JEMALLOC_LIBRARY NAMES jemalloc REQUIRED)
+endif()
 # CLI11 is header-only in Debian; its headers are on the default include path.
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 # cpp-httplib is compiled as a shared library in Debian; its header must see the same feature
