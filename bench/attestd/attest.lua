@@ -2,6 +2,7 @@
 -- from a file of JSON bodies (one per line), optionally paced.
 --   BODIES  the file of bodies (required)
 --   DELAY_MS  per-connection pause between requests (0 = closed loop)
+--   CONNECTIONS  wrk's -c (default 64), for spreading the first requests of a paced run
 local bodies = {}
 local next_index = 1
 local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
@@ -21,7 +22,17 @@ function request()
                     {["Content-Type"] = "application/json"}, body)
 end
 
+-- Paced runs: the first request of each connection waits a random part of one period, so the
+-- connections spread over the period. Without it all of them fire together at t=0 and again one
+-- period later, and the p99 measured the queue of that synchronized burst of 64 requests (64
+-- signatures long), not the service at the paced rate.
+local connections = tonumber(os.getenv("CONNECTIONS") or "64")
+local first_requests = 0
 function delay()
+  if delay_ms > 0 and first_requests < connections then
+    first_requests = first_requests + 1
+    return math.random(0, delay_ms)
+  end
   return delay_ms
 end
 
