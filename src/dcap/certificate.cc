@@ -132,7 +132,7 @@ std::optional<uint32_t> DecodeBits(absl::string_view contents) {
 // OPTIONAL } (RFC 5280 4.2.1.9). False when malformed. A pathLenConstraint on a non-CA breaks
 // RFC 5280 but, as in OpenSSL 3.0, is not malformed; it limits nothing.
 bool ReadBasicConstraints(absl::string_view value, bool* ca, std::optional<uint64_t>* path_length) {
-  DerReader outer(value, "basicConstraints");
+  DerReader outer(value, "constraints");
   absl::StatusOr<DerReader> fields = outer.ReadConstructed(der::kSequence, "basicConstraints");
   if (!fields.ok() || !outer.at_end()) {
     return false;
@@ -257,12 +257,12 @@ absl::StatusOr<P256PublicKey> P256KeyOf(X509* cert) {
 }  // namespace
 
 absl::Status Certificate::ReadExtensions(absl::string_view tbs, X509* x509, Extensions* out) {
-  DerReader outer(tbs, "certificate TBS");
+  DerReader outer(tbs, "TBS");
   ASSIGN_OR_RETURN(DerReader fields, outer.ReadConstructed(der::kSequence, "TBS"));
   ASSIGN_OR_RETURN(DerElement field, fields.ReadElement("TBS field"));
   uint64_t version = 0;  // v1
   if (field.tag == kVersionTag) {
-    DerReader version_reader(field.value, "certificate version");
+    DerReader version_reader(field.value, "version");
     ASSIGN_OR_RETURN(absl::string_view number,
                      version_reader.ReadExpected(der::kInteger, "version"));
     ASSIGN_OR_RETURN(version, DecodeUnsignedInteger(number, 2));
@@ -287,7 +287,7 @@ absl::Status Certificate::ReadExtensions(absl::string_view tbs, X509* x509, Exte
   }
   // The extensions' own syntax is what d2i_X509 has already accepted; a failure here still
   // counts as a malformed extension rather than passing.
-  DerReader wrapper(extensions, "certificate extensions");
+  DerReader wrapper(extensions, "extensions");
   absl::StatusOr<DerReader> list = wrapper.ReadConstructed(der::kSequence, "extensions");
   if (!list.ok() || !wrapper.at_end()) {
     out->malformed = true;
