@@ -17,11 +17,18 @@
 // (definite, minimal lengths) and nothing may follow it. Anything else is refused with a message
 // naming `what`.
 //
-// Immutable after construction; safe to share between threads (CertificatePtr). The X509's
-// extension flags are computed at decode time, so later reads do not write to it.
+// The chain rules' inputs (basicConstraints, keyUsage, which extensions are critical and whether
+// any is malformed) are read from the TBS with DerReader at decode time, not through OpenSSL's
+// extension cache (X509_check_ca, X509_get_extension_flags), which decodes every extension into
+// its C structure and tries a SHA-1 fingerprint of the certificate: a few percent of a cold
+// verification for four facts.
+//
+// Immutable after construction; safe to share between threads (CertificatePtr). Nothing here
+// fills OpenSSL's extension cache; if other code does, OpenSSL 3 does it under the X509's lock.
 
 #include <openssl/x509.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,11 +58,58 @@ class Certificate {
   // Whether the certificate's signature verifies over its TBS bytes with `issuer_key`.
   bool SignatureVerifiesWith(const P256PublicKey& issuer_key) const;
 
+  // The rules of OpenSSL 3.0's X509_check_ca, read from the DER (see Extensions below).
+  // IsCa(): basicConstraints with cA TRUE and, when keyUsage is present, keyCertSign in it:
+  // RFC 5280 4.2.1.9 and 4.2.1.3; what X509_check_ca() answers 1 for.
+  bool IsCa() const;
+  // Whether the certificate could pass for any kind of CA (X509_check_ca() != 0): IsCa(), or,
+  // without basicConstraints, a keyUsage with keyCertSign, a v1 self-issued certificate or a
+  // Netscape certificate type naming a CA. A leaf or a signer must not.
+  bool MayBeCa() const;
+  // True when there is no keyUsage (no restriction) or it includes one of `usage`: OpenSSL's KU_*
+  // bits (KU_DIGITAL_SIGNATURE, KU_KEY_CERT_SIGN, KU_CRL_SIGN), the same layout as
+  // X509_get_key_usage().
+  bool KeyUsageAllows(uint32_t usage) const;
+  // basicConstraints' pathLenConstraint when IsCa(); nullopt when it has none (no limit) or is no
+  // CA.
+  std::optional<uint64_t> path_length() const;
+  // A critical extension outside the set OpenSSL 3.0 supports (X509_supported_extension:
+  // basicConstraints, keyUsage, extendedKeyUsage, subjectAltName, nameConstraints, the policy
+  // extensions, crlDistributionPoints, ...): RFC 5280 4.2 says to refuse the certificate. What
+  // EXFLAG_CRITICAL meant.
+  bool has_unknown_critical_extension() const { return extensions_.unknown_critical; }
+  // An extension that is malformed: basicConstraints or keyUsage that does not decode (or a
+  // pathLenConstraint without cA, a negative one, an empty keyUsage), an extension that appears
+  // twice, or one of the others OpenSSL decodes (the supported set, subjectKeyIdentifier,
+  // authorityKeyIdentifier) whose value is not one well-formed DER element of its type's tag.
+  // What EXFLAG_INVALID meant, except that those others are checked for form, not decoded, and a
+  // repeated extension counts whatever it is. A malformed certificate is no CA (IsCa(), MayBeCa()
+  // false) and a keyUsage found in it allows nothing, as OpenSSL has it.
+  bool has_malformed_extension() const { return extensions_.malformed; }
+
  private:
   Certificate() = default;
   static absl::StatusOr<std::shared_ptr<const Certificate>> Decode(std::string der);
+  // Fills `out` from the TBS element `tbs` of `x509`'s DER. Errors only for a TBS that does not
+  // parse at all; a bad extension sets `malformed` instead.
+  struct Extensions;
+  static absl::Status ReadExtensions(absl::string_view tbs, X509* x509, Extensions* out);
+
+  // What the extensions say (certificate.cc ReadExtensions).
+  struct Extensions {
+    bool basic_constraints = false;  // present and decoded
+    bool ca = false;
+    std::optional<uint64_t> path_length;
+    bool key_usage_present = false;  // present, even if malformed
+    uint32_t key_usage = 0;          // KU_* bits
+    bool netscape_ca = false;        // nsCertType with an SSL, S/MIME or object-signing CA bit
+    bool v1_self_issued = false;     // version 1, issuer name equal to subject name
+    bool unknown_critical = false;
+    bool malformed = false;
+  };
 
   std::string der_;
+  Extensions extensions_;
   absl::string_view tbs_;        // into der_
   absl::string_view signature_;  // into der_: DER ECDSA-Sig-Value
   X509Ptr x509_;

@@ -6,6 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "src/common/check.h"
@@ -154,6 +158,244 @@ TEST_F(CertificateTest, CrlSignatureVerifiesOnlyWithItsIssuersKeyAndUntampered) 
   ASSERT_NE(name, std::string::npos);
   crl[name] = 'i';
   EXPECT_FALSE(CrlSignatureVerifiesWith(crl, Key(issuer_key_)));
+}
+
+// What the chain rules read from the DER, against what OpenSSL's extension cache says of the same
+// certificate (decoded normally, in the default library context): the rules are OpenSSL's.
+struct ConstraintCase {
+  const char* name;
+  testing::CertificateSpec spec;  // subject and issuer keys are filled in
+  bool is_ca;
+  bool may_be_ca;
+  std::optional<uint64_t> path_length;
+  bool unknown_critical;
+  bool malformed;
+};
+
+TEST_F(CertificateTest, ConstraintsFromTheDerAgreeWithOpenSslsExtensionCache) {
+  const std::string bc_ca_pathlen_2("\x30\x06\x01\x01\xff\x02\x01\x02", 8);
+  const std::string bc_not_ca_with_pathlen("\x30\x03\x02\x01\x00", 5);
+  const std::string bc_negative_pathlen("\x30\x06\x01\x01\xff\x02\x01\xff", 8);
+  const std::string bc_truncated("\x30\x03\x01\x01", 4);
+  const std::string empty_sequence("\x30\x00", 2);
+  const std::string null("\x05\x00", 2);
+  const std::string ns_ssl_ca("\x03\x02\x02\x04", 4);  // nsCertType sslCA
+  std::vector<ConstraintCase> cases = {
+      {"leaf", {}, false, false, std::nullopt, false, false},
+      {"ca", {.is_ca = true}, true, true, std::nullopt, false, false},
+      {"ca pathlen 0", {.is_ca = true, .path_length = 0}, true, true, 0, false, false},
+      {"ca pathlen 3", {.is_ca = true, .path_length = 3}, true, true, 3, false, false},
+      {"ca without keyCertSign",
+       {.is_ca = true, .key_usage = "critical,cRLSign,digitalSignature"},
+       false,
+       false,
+       std::nullopt,
+       false,
+       false},
+      {"keyCertSign without basicConstraints",
+       {.is_ca = true, .basic_constraints = false},
+       false,
+       true,
+       std::nullopt,
+       false,
+       false},
+      {"keyUsage without keyCertSign, no basicConstraints",
+       {.basic_constraints = false},
+       false,
+       false,
+       std::nullopt,
+       false,
+       false},
+      {"raw basicConstraints, CA, pathlen 2",
+       {.basic_constraints = false,
+        .key_usage = "critical,keyCertSign",
+        .extra_extensions = {{"2.5.29.19", true, bc_ca_pathlen_2}}},
+       true,
+       true,
+       2,
+       false,
+       false},
+      {"pathlen without cA",
+       {.basic_constraints = false,
+        .extra_extensions = {{"2.5.29.19", true, bc_not_ca_with_pathlen}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       false},
+      {"negative pathlen",
+       {.basic_constraints = false,
+        .key_usage = "critical,keyCertSign",
+        .extra_extensions = {{"2.5.29.19", true, bc_negative_pathlen}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"truncated basicConstraints",
+       {.basic_constraints = false,
+        .key_usage = "critical,keyCertSign",
+        .extra_extensions = {{"2.5.29.19", true, bc_truncated}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"duplicate basicConstraints",
+       {.is_ca = true, .extra_extensions = {{"2.5.29.19", true, bc_ca_pathlen_2}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"duplicate keyUsage",
+       {.extra_extensions = {{"2.5.29.15", true, std::string("\x03\x02\x07\x80", 4)}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"unknown critical",
+       {.extra_extensions = {{testing::kUnknownExtensionOid, true, empty_sequence}}},
+       false,
+       false,
+       std::nullopt,
+       true,
+       false},
+      {"unknown non-critical",
+       {.extra_extensions = {{testing::kUnknownExtensionOid, false, empty_sequence}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       false},
+      {"critical nameConstraints (supported)",
+       {.extra_extensions = {{"2.5.29.30", true, empty_sequence}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       false},
+      {"critical subjectKeyIdentifier (not supported)",
+       {.extra_extensions = {{"2.5.29.14", true, std::string("\x04\x01\x01", 3)}}},
+       false,
+       false,
+       std::nullopt,
+       true,
+       false},
+      {"subjectKeyIdentifier holding NULL",
+       {.extra_extensions = {{"2.5.29.14", false, null}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"authorityKeyIdentifier holding NULL",
+       {.extra_extensions = {{"2.5.29.35", false, null}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"extendedKeyUsage holding NULL",
+       {.extra_extensions = {{"2.5.29.37", false, null}}},
+       false,
+       false,
+       std::nullopt,
+       false,
+       true},
+      {"Netscape SSL CA without basicConstraints",
+       {.basic_constraints = false,
+        .key_usage = "critical,keyCertSign",
+        .extra_extensions = {{"2.16.840.1.113730.1.1", false, ns_ssl_ca}}},
+       false,
+       true,
+       std::nullopt,
+       false,
+       false},
+  };
+  for (ConstraintCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    c.spec.common_name = "Subject";
+    c.spec.subject_key = subject_key_.get();
+    c.spec.issuer = issuer_.get();
+    c.spec.issuer_key = issuer_key_.get();
+    c.spec.not_before = testing::TestTime("2025-01-01T00:00:00Z");
+    c.spec.not_after = testing::TestTime("2030-01-01T00:00:00Z");
+    const std::string der = CertificateDer(testing::IssueCertificate(c.spec).get());
+    absl::StatusOr<CertificatePtr> cert = Certificate::FromDer(der, "cert");
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    EXPECT_EQ((*cert)->IsCa(), c.is_ca);
+    EXPECT_EQ((*cert)->MayBeCa(), c.may_be_ca);
+    EXPECT_EQ((*cert)->path_length(), c.path_length);
+    EXPECT_EQ((*cert)->has_unknown_critical_extension(), c.unknown_critical);
+    EXPECT_EQ((*cert)->has_malformed_extension(), c.malformed);
+
+    const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+    X509Ptr openssl(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+    ASSERT_NE(openssl, nullptr);
+    const uint32_t flags = X509_get_extension_flags(openssl.get());
+    EXPECT_EQ((*cert)->IsCa(), X509_check_ca(openssl.get()) == 1);
+    EXPECT_EQ((*cert)->MayBeCa(), X509_check_ca(openssl.get()) != 0);
+    EXPECT_EQ((*cert)->has_unknown_critical_extension(), (flags & EXFLAG_CRITICAL) != 0);
+    EXPECT_EQ((*cert)->has_malformed_extension(), (flags & EXFLAG_INVALID) != 0);
+    if ((*cert)->path_length()) {
+      EXPECT_EQ(static_cast<long>(*(*cert)->path_length()), X509_get_pathlen(openssl.get()));
+    }
+    for (uint32_t usage : {KU_DIGITAL_SIGNATURE, KU_KEY_CERT_SIGN, KU_CRL_SIGN}) {
+      const bool openssl_allows =
+          (flags & EXFLAG_KUSAGE) == 0 || (X509_get_key_usage(openssl.get()) & usage) != 0;
+      EXPECT_EQ((*cert)->KeyUsageAllows(usage), openssl_allows) << usage;
+    }
+  }
+}
+
+TEST_F(CertificateTest, KeyUsageBitsAreReadAsOpenSslReadsThem) {
+  absl::StatusOr<CertificatePtr> leaf =
+      Certificate::FromDer(CertificateDer(Issue(subject_key_.get()).get()), "leaf");
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  // The default leaf: digitalSignature and nonRepudiation.
+  EXPECT_TRUE((*leaf)->KeyUsageAllows(KU_DIGITAL_SIGNATURE));
+  EXPECT_TRUE((*leaf)->KeyUsageAllows(KU_NON_REPUDIATION));
+  EXPECT_FALSE((*leaf)->KeyUsageAllows(KU_KEY_CERT_SIGN));
+  EXPECT_FALSE((*leaf)->KeyUsageAllows(KU_CRL_SIGN));
+  // decipherOnly is bit 8: the second byte of the BIT STRING.
+  absl::StatusOr<CertificatePtr> decipher = Certificate::FromDer(
+      CertificateDer(
+          testing::IssueCertificate({.common_name = "Subject",
+                                     .subject_key = subject_key_.get(),
+                                     .issuer = issuer_.get(),
+                                     .issuer_key = issuer_key_.get(),
+                                     .not_before = testing::TestTime("2025-01-01T00:00:00Z"),
+                                     .not_after = testing::TestTime("2030-01-01T00:00:00Z"),
+                                     .key_usage = "critical,keyAgreement,decipherOnly"})
+              .get()),
+      "leaf");
+  ASSERT_TRUE(decipher.ok()) << decipher.status();
+  EXPECT_TRUE((*decipher)->KeyUsageAllows(KU_DECIPHER_ONLY));
+  EXPECT_TRUE((*decipher)->KeyUsageAllows(KU_KEY_AGREEMENT));
+  EXPECT_FALSE((*decipher)->KeyUsageAllows(KU_DIGITAL_SIGNATURE));
+}
+
+TEST_F(CertificateTest, ADuplicateUnknownExtensionIsMalformed) {
+  // RFC 5280 4.2: no extension twice. OpenSSL only notices for the extensions it decodes; the
+  // verifier refuses it for any.
+  const std::string empty_sequence("\x30\x00", 2);
+  absl::StatusOr<CertificatePtr> cert = Certificate::FromDer(
+      CertificateDer(
+          testing::IssueCertificate(
+              {.common_name = "Subject",
+               .subject_key = subject_key_.get(),
+               .issuer = issuer_.get(),
+               .issuer_key = issuer_key_.get(),
+               .not_before = testing::TestTime("2025-01-01T00:00:00Z"),
+               .not_after = testing::TestTime("2030-01-01T00:00:00Z"),
+               .extra_extensions = {{testing::kUnknownExtensionOid, false, empty_sequence},
+                                    {testing::kUnknownExtensionOid, false, empty_sequence}}})
+              .get()),
+      "leaf");
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_TRUE((*cert)->has_malformed_extension());
 }
 
 }  // namespace

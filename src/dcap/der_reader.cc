@@ -5,6 +5,37 @@
 namespace cn::dcap {
 
 absl::StatusOr<DerElement> DerReader::ReadElement(absl::string_view field) {
+  // The common case, a well-formed TLV, is decided on the view without composing the field names
+  // ("<field> tag", ...) that only an error message needs: this runs for every element of every
+  // certificate. Anything unusual is left to ReadElementChecked, which reads the same bytes again
+  // and fails with its message.
+  const absl::string_view bytes = reader_.rest();
+  if (bytes.size() >= 2 && (bytes[0] & 0x1f) != 0x1f) {
+    const uint8_t first = static_cast<uint8_t>(bytes[1]);
+    size_t header = 2;
+    size_t length = first;
+    bool usable = true;
+    if (first & 0x80) {
+      const size_t count = first & 0x7f;
+      usable = count >= 1 && count <= 4 && bytes.size() >= 2 + count && bytes[2] != 0;
+      length = 0;
+      for (size_t i = 0; usable && i < count; ++i) {
+        length = (length << 8) | static_cast<uint8_t>(bytes[2 + i]);
+      }
+      usable = usable && length >= 0x80;
+      header += count;
+    }
+    if (usable && length <= bytes.size() - header) {
+      absl::StatusOr<absl::string_view> element = reader_.ReadBytes(field, header + length);
+      if (element.ok()) {
+        return DerElement{static_cast<uint8_t>(bytes[0]), element->substr(header)};
+      }
+    }
+  }
+  return ReadElementChecked(field);
+}
+
+absl::StatusOr<DerElement> DerReader::ReadElementChecked(absl::string_view field) {
   absl::StatusOr<uint8_t> tag = reader_.ReadU8(absl::StrCat(field, " tag"));
   if (!tag.ok()) {
     return tag.status();

@@ -49,6 +49,9 @@ class DerReader {
   absl::Status Error(absl::string_view what) const { return reader_.Error(what); }
 
  private:
+  // ReadElement reading byte by byte, with every check's message.
+  absl::StatusOr<DerElement> ReadElementChecked(absl::string_view field);
+
   ByteReader reader_;
 };
 

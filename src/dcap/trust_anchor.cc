@@ -45,6 +45,4 @@ bool TrustAnchor::HasKey(EVP_PKEY* key) const {
 
 bool TrustAnchor::IsKeyOf(X509* cert) const { return CertificateKeyDer(cert) == public_key_der_; }
 
-bool TrustAnchor::IsCertificate(X509* cert) const { return X509_cmp(cert, root_->x509()) == 0; }
-
 }  // namespace cn::dcap

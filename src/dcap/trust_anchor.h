@@ -42,7 +42,9 @@ class TrustAnchor {
   // The same for a decoded certificate, without encoding its key again.
   bool IsKeyOf(const Certificate& cert) const { return cert.key_der() == public_key_der_; }
   // Whether `cert` is byte for byte the anchor's own certificate.
-  bool IsCertificate(X509* cert) const;
+  bool IsCertificate(const Certificate& cert) const {
+    return &cert == root_.get() || cert.der() == root_->der();
+  }
   // Base64 of the certificate's DER (no line breaks), for DecodePemCertificates to reuse root()
   // when a chain repeats it.
   const std::string& base64() const { return base64_; }

@@ -120,13 +120,6 @@ absl::Status AddCertificateWindow(const CertificatePtr& certificate, absl::strin
   return absl::OkStatus();
 }
 
-// True when `cert` has no keyUsage extension (no restriction) or its keyUsage includes `usage`
-// (KU_DIGITAL_SIGNATURE, KU_CRL_SIGN, ...).
-bool KeyUsageAllows(X509* cert, uint32_t usage) {
-  return (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) == 0 ||
-         (X509_get_key_usage(cert) & usage) != 0;
-}
-
 // Verifies certs[0] <- certs[1] <- ... <- the anchor, where the last certificate may be the root
 // itself (any encoding of the anchor's key). Returns how many certificates precede the root, and
 // adds every certificate's validity window. Errors are messages for the caller's code.
@@ -149,7 +142,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
   }
   // A root that is the anchor's own certificate, byte for byte, carries the anchor's own
   // self-signature: checking it again proves nothing (and cost one ECDSA per chain).
-  if (root_in_chain && !anchor.IsCertificate(last)) {
+  if (root_in_chain && !anchor.IsCertificate(last_certificate)) {
     if (!last_certificate.SignatureVerifiesWith(anchor.public_key())) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": the root certificate's self-signature does not verify"));
@@ -177,13 +170,21 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
                        NameText(X509_get_issuer_name(cert)), ", not by the next certificate (",
                        Subject(issuer), ")"));
     }
-    // 1 means basicConstraints with cA TRUE (and keyUsage, if present, allowing keyCertSign).
-    // OpenSSL's other non-zero answers (keyUsage alone, a v1 root, Netscape types) are not CAs
-    // under RFC 5280 4.2.1.9, and no Intel CA relies on them.
-    if (X509_check_ca(issuer) != 1) {
+    // basicConstraints with cA TRUE (and keyUsage, if present, allowing keyCertSign). What
+    // MayBeCa() adds (keyUsage alone, a v1 root, Netscape types) are not CAs under RFC 5280
+    // 4.2.1.9, and no Intel CA relies on them.
+    if (!issuer_certificate.IsCa()) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": issuer ", Subject(issuer),
                        " is not a CA certificate (it needs basicConstraints with cA TRUE)"));
+    }
+    // RFC 5280 4.2.1.9: a CA's pathLenConstraint bounds the intermediate CA certificates below
+    // it (here i of them: certs[1..i]; self-issued ones are counted too, the stricter reading).
+    const std::optional<uint64_t> path_length = issuer_certificate.path_length();
+    if (path_length && i > *path_length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": issuer ", Subject(issuer), " allows ", *path_length,
+          " intermediate CA certificate(s) below it (pathLenConstraint), but the chain has ", i));
     }
     if (!certs[i]->SignatureVerifiesWith(issuer_certificate.key())) {
       const bool by_root = issuer == anchor.certificate() || i + 2 == count;
@@ -196,19 +197,19 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
   for (size_t i = 0; i < count; ++i) {
     // RFC 5280 4.2: a certificate with a critical extension we do not process must be refused;
     // a malformed extension (OpenSSL flags both) is no better.
-    const uint32_t flags = X509_get_extension_flags(certs[i]->x509());
-    if ((flags & (EXFLAG_CRITICAL | EXFLAG_INVALID)) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": certificate ", i + 1, " (", Subject(certs[i]->x509()), ") has ",
-          (flags & EXFLAG_INVALID) != 0 ? "a malformed extension"
-                                        : "a critical extension this verifier does not know"));
+    if (certs[i]->has_malformed_extension() || certs[i]->has_unknown_critical_extension()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": certificate ", i + 1, " (", Subject(certs[i]->x509()), ") has ",
+                       certs[i]->has_malformed_extension()
+                           ? "a malformed extension"
+                           : "a critical extension this verifier does not know"));
     }
     RETURN_IF_ERROR(
         AddCertificateWindow(certs[i], absl::StrCat(what, " certificate ", i + 1), windows));
   }
   // The first certificate signs (the QE report, or TCB Info / QE Identity); when it restricts its
   // key's use, signing must be among the uses.
-  if (!KeyUsageAllows(certs[0]->x509(), KU_DIGITAL_SIGNATURE)) {
+  if (!certs[0]->KeyUsageAllows(KU_DIGITAL_SIGNATURE)) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": certificate 1 (", Subject(certs[0]->x509()),
                      ") has a keyUsage without digitalSignature, so its key may not sign"));
@@ -265,7 +266,7 @@ absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl:
         chain_name, ": the signing certificate must be issued by the root CA itself, but ",
         below_root - 1, " intermediate certificate(s) stand between them"));
   }
-  if (X509_check_ca(signer) != 0) {
+  if (certs[0]->MayBeCa()) {
     return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
                                                    Subject(signer), ") is a CA certificate"));
   }
@@ -463,7 +464,7 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
     }
     X509* leaf = list[0]->x509();
     X509* intermediate = list[1]->x509();
-    if (X509_check_ca(leaf) != 0) {
+    if (list[0]->MayBeCa()) {
       return absl::InvalidArgumentError(
           absl::StrCat("PCK chain: the leaf (", Subject(leaf), ") is a CA certificate"));
     }
@@ -1039,7 +1040,7 @@ std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
     const Sha256Digest digest = hasher.Finish();
     return std::string(AsView(digest));
   }();
-  if (!KeyUsageAllows(chain.certs[1]->x509(), KU_CRL_SIGN)) {
+  if (!chain.certs[1]->KeyUsageAllows(KU_CRL_SIGN)) {
     return Reject(ErrorCode::kInvalidCrl,
                   absl::StrCat("the PCK certificate's issuer (", chain.intermediate_subject,
                                ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));

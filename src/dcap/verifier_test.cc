@@ -325,6 +325,66 @@ TEST_F(VerifierTest, RejectsPckLeafWhoseKeyUsageForbidsSigning) {
   ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain, "keyUsage without digitalSignature");
 }
 
+TEST_F(VerifierTest, RejectsAPckLeafThatIsACa) {
+  // A CA whose keyUsage allows signing too, so only the CA rule can refuse it.
+  dcap::X509Ptr leaf =
+      PckLeafWith(pki_, {.is_ca = true, .key_usage = "critical,keyCertSign,digitalSignature"});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()),
+                   testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
+  ExpectRejected(
+      Verify(), ErrorCode::kUntrustedPckChain,
+      "PCK chain: the leaf (O=Test PKI,CN=Test SGX PCK Certificate) is a CA certificate");
+}
+
+TEST_F(VerifierTest, IntermediateWithPathLengthZeroMayIssueThePck) {
+  // Intel's Platform and Processor CAs carry pathLenConstraint 0: a leaf right below is fine.
+  dcap::X509Ptr intermediate = IssuedByRoot(pki_, {.common_name = "Test SGX PCK Processor CA",
+                                                   .subject_key = pki_.intermediate_key(),
+                                                   .serial = 2,
+                                                   .is_ca = true,
+                                                   .path_length = 0});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(pki_.pck_leaf()),
+                   testing::CertificatePem(intermediate.get()), pki_.RootPem());
+  VerificationResult result = Verify();
+  EXPECT_TRUE(result.verified()) << result.rejection().message;
+}
+
+TEST_F(VerifierTest, RejectsAChainLongerThanAnIssuersPathLength) {
+  // Root <- intermediate (pathlen 0) <- another CA <- the PCK: the intermediate allows no CA
+  // below it.
+  dcap::X509Ptr intermediate = IssuedByRoot(pki_, {.common_name = "Test SGX PCK Processor CA",
+                                                   .subject_key = pki_.intermediate_key(),
+                                                   .serial = 2,
+                                                   .is_ca = true,
+                                                   .path_length = 0});
+  dcap::EvpPkeyPtr sub_key = testing::GenerateP256Key();
+  dcap::X509Ptr sub_ca = testing::IssueCertificate({.common_name = "Test Sub CA",
+                                                    .subject_key = sub_key.get(),
+                                                    .issuer = intermediate.get(),
+                                                    .issuer_key = pki_.intermediate_key(),
+                                                    .serial = 50,
+                                                    .not_before = TestTime("2020-01-01T00:00:00Z"),
+                                                    .not_after = TestTime("2040-01-01T00:00:00Z"),
+                                                    .is_ca = true});
+  dcap::X509Ptr leaf = testing::IssueCertificate(
+      {.common_name = "Test SGX PCK Certificate",
+       .subject_key = pki_.pck_key(),
+       .issuer = sub_ca.get(),
+       .issuer_key = sub_key.get(),
+       .serial = 51,
+       .not_before = TestTime("2020-01-01T00:00:00Z"),
+       .not_after = TestTime("2040-01-01T00:00:00Z"),
+       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  builder_.certification_data =
+      absl::StrCat(testing::CertificatePem(leaf.get()), testing::CertificatePem(sub_ca.get()),
+                   testing::CertificatePem(intermediate.get()), pki_.RootPem());
+  ExpectRejected(Verify(), ErrorCode::kUntrustedPckChain,
+                 "PCK chain: issuer O=Test PKI,CN=Test SGX PCK Processor CA allows 0 intermediate "
+                 "CA certificate(s) below it (pathLenConstraint), but the chain has 1");
+}
+
 TEST_F(VerifierTest, RejectsPckCrlFromAnIssuerWithoutCrlSign) {
   // The intermediate's key and name, allowed to certify but not to sign CRLs.
   dcap::X509Ptr intermediate = IssuedByRoot(pki_, {.common_name = "Test SGX PCK Processor CA",

@@ -237,9 +237,13 @@ X509Ptr IssueCertificate(const CertificateSpec& spec) {
   X509V3_CTX context;
   X509V3_set_ctx(&context, issuer, cert.get(), nullptr, nullptr, 0);
   if (spec.basic_constraints) {
+    const std::string value =
+        !spec.is_ca
+            ? "critical,CA:FALSE"
+            : (spec.path_length ? absl::StrCat("critical,CA:TRUE,pathlen:", *spec.path_length)
+                                : "critical,CA:TRUE");
     X509_EXTENSION* constraints =
-        X509V3_EXT_conf_nid(nullptr, &context, NID_basic_constraints,
-                            spec.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+        X509V3_EXT_conf_nid(nullptr, &context, NID_basic_constraints, value.c_str());
     CN_CHECK(constraints != nullptr && X509_add_ext(cert.get(), constraints, -1) == 1);
     X509_EXTENSION_free(constraints);
   }

@@ -77,6 +77,8 @@ struct CertificateSpec {
   bool is_ca = false;
   // false: no basicConstraints at all, so only keyUsage (keyCertSign for a CA) says what it is.
   bool basic_constraints = true;
+  // basicConstraints' pathLenConstraint of a CA; none when unset.
+  std::optional<int> path_length = std::nullopt;
   std::optional<std::string> sgx_extension_der = std::nullopt;
   // keyUsage in OpenSSL's config syntax ("critical,keyCertSign"); empty means the default for
   // is_ca (keyCertSign and cRLSign, or digitalSignature and nonRepudiation).
