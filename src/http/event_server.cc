@@ -427,6 +427,16 @@ class EventServer::Impl::Session : public Connection,
     answer->keep_alive(keep_alive);
     answer->prepare_payload();
     Arm(Phase::kWrite, server_.options.write_timeout);
+    // Sent after the handlers already queued on this loop (other connections' requests that
+    // arrived together): the answers then leave back to back, and the client's wake-up that the
+    // first one causes is not paid again for each of the others.
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), answer, keep_alive] {
+      self->StartWrite(answer, keep_alive);
+    });
+  }
+
+  void StartWrite(const std::shared_ptr<bhttp::response<bhttp::string_body>>& answer,
+                  bool keep_alive) {
     bhttp::async_write(
         stream_, *answer,
         [self = this->shared_from_this(), answer, keep_alive](const error_code& ec, size_t) {
