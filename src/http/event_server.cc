@@ -5,6 +5,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -380,17 +381,22 @@ class EventServer::Impl::Session : public Connection,
     }
     request.body = std::move(parser_->get().body());
     const bool keep_alive = message.keep_alive();
+    const auto handling_started = std::chrono::steady_clock::now();
     Response response = server_.Dispatch(request);
+    const bool quick = std::chrono::steady_clock::now() - handling_started < kBatchAnswersOfUnder;
     ++served_;
-    Write(std::move(response), keep_alive && served_ < server_.options.keep_alive_max_requests &&
-                                   !server_.stopping.load());
+    Write(
+        std::move(response),
+        keep_alive && served_ < server_.options.keep_alive_max_requests && !server_.stopping.load(),
+        /*after_queued_handlers=*/quick);
   }
 
   // Answers a request that could not be read, counted under "other", and closes.
   void Refuse(int status, absl::string_view code, absl::string_view message) {
     server_.CountRequest("other", status);
     linger_ = true;
-    Write(ErrorResponse(status, code, message), /*keep_alive=*/false);
+    Write(ErrorResponse(status, code, message), /*keep_alive=*/false,
+          /*after_queued_handlers=*/false);
   }
 
   // After refusing a request that was not read to its end: the client may still be sending it
@@ -415,7 +421,12 @@ class EventServer::Impl::Session : public Connection,
                              });
   }
 
-  void Write(Response response, bool keep_alive) {
+  // Answers of handlers quicker than this wait for the handlers already queued on the loop; see
+  // Write. A slower handler's answer leaves at once: beside its own cost the client's wake-up is
+  // small, and holding it behind other slow handlers would only add their time to its latency.
+  static constexpr std::chrono::microseconds kBatchAnswersOfUnder{500};
+
+  void Write(Response response, bool keep_alive, bool after_queued_handlers) {
     auto answer = std::make_shared<bhttp::response<bhttp::string_body>>();
     answer->result(static_cast<unsigned>(response.status));
     answer->version(11);
@@ -427,6 +438,10 @@ class EventServer::Impl::Session : public Connection,
     answer->keep_alive(keep_alive);
     answer->prepare_payload();
     Arm(Phase::kWrite, server_.options.write_timeout);
+    if (!after_queued_handlers) {
+      StartWrite(answer, keep_alive);
+      return;
+    }
     // Sent after the handlers already queued on this loop (other connections' requests that
     // arrived together): the answers then leave back to back, and the client's wake-up that the
     // first one causes is not paid again for each of the others.
