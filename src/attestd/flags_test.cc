@@ -27,6 +27,7 @@ TEST(FlagsTest, DefaultsAndEveryFlag) {
   EXPECT_EQ(minimal->options.upstream_timeout, absl::Seconds(5));
   EXPECT_EQ(minimal->options.max_request_bytes, 1u << 20);
   EXPECT_EQ(minimal->options.cache, "/var/cache/sgx-attestd/collateral.db");
+  EXPECT_EQ(minimal->options.threads, 0);  // EventServer's "one per core" (its own test)
 
   auto all = Parse({"--listen",
                     "127.0.0.1:9443",

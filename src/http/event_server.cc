@@ -716,6 +716,7 @@ absl::Status EventServer::Stop(absl::Time deadline) {
 }
 
 int EventServer::port() const { return impl_->port; }
+int EventServer::threads() const { return impl_->threads; }
 
 int EventServer::in_flight() const { return impl_->in_flight.load(); }
 

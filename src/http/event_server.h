@@ -84,6 +84,8 @@ class EventServer {
   absl::Status Stop(absl::Time deadline = absl::InfiniteFuture());
 
   int port() const;
+  // Event threads the server runs: options.threads, or one per core when that is 0.
+  int threads() const;
   bool tls() const { return !options_.tls_cert_file.empty(); }
   // Requests whose handler is running now.
   int in_flight() const;

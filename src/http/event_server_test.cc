@@ -90,6 +90,15 @@ std::pair<std::string, bool> ReadUntilClosed(int fd, absl::Time deadline) {
   return {received, false};
 }
 
+TEST(EventServerTest, ThreadsDefaultToOnePerCore) {
+  EventServerOptions options = TestOptions();
+  options.threads = 0;  // what sgx-attestd passes when --threads is not given
+  auto server = StartServer(options);
+  EXPECT_EQ(server->threads(), std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  options.threads = 3;
+  EXPECT_EQ(StartServer(options)->threads(), 3);
+}
+
 TEST(EventServerTest, ServesRoutesWithQueryParametersAndJsonErrors) {
   auto server = StartServer(TestOptions());
   httplib::Client client("127.0.0.1", server->port());
