@@ -27,6 +27,19 @@ class VerifierTest : public ::testing::Test {
  protected:
   VerifierTest() : builder_(pki_) {}
 
+  // A PCK leaf with the test PKI's key and platform facts, issued by whoever the test needs.
+  dcap::X509Ptr IssuePckLeaf(X509* issuer, EVP_PKEY* issuer_key, int64_t serial) {
+    return testing::IssueCertificate(
+        {.common_name = "Test SGX PCK Certificate",
+         .subject_key = pki_.pck_key(),
+         .issuer = issuer,
+         .issuer_key = issuer_key,
+         .serial = serial,
+         .not_before = TestTime("2020-01-01T00:00:00Z"),
+         .not_after = TestTime("2040-01-01T00:00:00Z"),
+         .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  }
+
   VerificationResult Verify(const std::string& quote, const Collateral& collateral,
                             absl::Time at = TestPkiDefaultAt(), bool allow_expired = false) {
     Verifier verifier(pki_.Anchor());
@@ -221,15 +234,7 @@ TEST_F(VerifierTest, RejectsPckChainWhoseIntermediateIsTheRootItself) {
   // A leaf issued by the root directly, with the root repeated to look like leaf, intermediate,
   // root: the "intermediate" would then be checked against the PCK CRL's issuer, so the root CA
   // CRL could stand in for the PCK CRL and nothing would check the root CA CRL's revocations.
-  dcap::X509Ptr leaf = testing::IssueCertificate(
-      {.common_name = "Test SGX PCK Certificate",
-       .subject_key = pki_.pck_key(),
-       .issuer = pki_.root(),
-       .issuer_key = pki_.root_key(),
-       .serial = 31,
-       .not_before = TestTime("2020-01-01T00:00:00Z"),
-       .not_after = TestTime("2040-01-01T00:00:00Z"),
-       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  dcap::X509Ptr leaf = IssuePckLeaf(pki_.root(), pki_.root_key(), 31);
   builder_.certification_data =
       absl::StrCat(testing::CertificatePem(leaf.get()), pki_.RootPem(), pki_.RootPem());
   pki_.pck_crl = pki_.root_crl;
@@ -238,15 +243,7 @@ TEST_F(VerifierTest, RejectsPckChainWhoseIntermediateIsTheRootItself) {
 
 TEST_F(VerifierTest, RejectsPckChainThroughANonCaCertificate) {
   // The TCB signing certificate is issued by the root but is no CA: it cannot issue PCKs.
-  dcap::X509Ptr leaf = testing::IssueCertificate(
-      {.common_name = "Test SGX PCK Certificate",
-       .subject_key = pki_.pck_key(),
-       .issuer = pki_.tcb_signer(),
-       .issuer_key = pki_.tcb_signing_key(),
-       .serial = 30,
-       .not_before = TestTime("2020-01-01T00:00:00Z"),
-       .not_after = TestTime("2040-01-01T00:00:00Z"),
-       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  dcap::X509Ptr leaf = IssuePckLeaf(pki_.tcb_signer(), pki_.tcb_signing_key(), 30);
   builder_.certification_data =
       absl::StrCat(testing::CertificatePem(leaf.get()), testing::CertificatePem(pki_.tcb_signer()),
                    pki_.RootPem());
@@ -368,15 +365,7 @@ TEST_F(VerifierTest, RejectsAChainLongerThanAnIssuersPathLength) {
                                                     .not_before = TestTime("2020-01-01T00:00:00Z"),
                                                     .not_after = TestTime("2040-01-01T00:00:00Z"),
                                                     .is_ca = true});
-  dcap::X509Ptr leaf = testing::IssueCertificate(
-      {.common_name = "Test SGX PCK Certificate",
-       .subject_key = pki_.pck_key(),
-       .issuer = sub_ca.get(),
-       .issuer_key = sub_key.get(),
-       .serial = 51,
-       .not_before = TestTime("2020-01-01T00:00:00Z"),
-       .not_after = TestTime("2040-01-01T00:00:00Z"),
-       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  dcap::X509Ptr leaf = IssuePckLeaf(sub_ca.get(), sub_key.get(), 51);
   builder_.certification_data =
       absl::StrCat(testing::CertificatePem(leaf.get()), testing::CertificatePem(sub_ca.get()),
                    testing::CertificatePem(intermediate.get()), pki_.RootPem());
@@ -535,15 +524,7 @@ TEST_F(VerifierTest, RejectsChainWhoseLeafIsSignedByAnotherKeyUnderTheSameName) 
                                  .not_before = TestTime("2020-01-01T00:00:00Z"),
                                  .not_after = TestTime("2040-01-01T00:00:00Z"),
                                  .is_ca = true});
-  dcap::X509Ptr leaf = testing::IssueCertificate(
-      {.common_name = "Test SGX PCK Certificate",
-       .subject_key = pki_.pck_key(),
-       .issuer = rogue_ca.get(),
-       .issuer_key = rogue_key.get(),
-       .serial = 5,
-       .not_before = TestTime("2020-01-01T00:00:00Z"),
-       .not_after = TestTime("2040-01-01T00:00:00Z"),
-       .sgx_extension_der = testing::EncodeSgxExtension(pki_.pck_extension)});
+  dcap::X509Ptr leaf = IssuePckLeaf(rogue_ca.get(), rogue_key.get(), 5);
   builder_.certification_data =
       absl::StrCat(testing::CertificatePem(leaf.get()),
                    testing::CertificatePem(pki_.intermediate()), pki_.RootPem());
