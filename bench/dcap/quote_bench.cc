@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "src/common/check.h"
+#include "src/dcap/crl.h"
 #include "src/dcap/crypto.h"
 #include "src/dcap/verifier.h"
 #include "src/testing/quote_builder.h"
@@ -192,6 +193,60 @@ void BM_ParseQuote(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ParseQuote);
+
+// The cold path's parts one by one, on the same platform's quote and collateral: what a cold
+// verification spends besides its nine ECDSA checks (docs/PERFORMANCE.md, "Cold path").
+void BM_ColdPartDecodePckChain(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  absl::StatusOr<Quote> quote = ParseQuote(platform.quotes[0]);
+  CN_CHECK(quote.ok());
+  const TrustAnchor anchor = platform.pki.Anchor();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(DecodePemCertificates(quote->certification_data, "PCK chain",
+                                                   anchor.root(), anchor.base64()));
+  }
+}
+BENCHMARK(BM_ColdPartDecodePckChain)->Unit(benchmark::kMicrosecond);
+void BM_ColdPartDecodeSigningChain(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  const TrustAnchor anchor = platform.pki.Anchor();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        DecodePemCertificates(platform.collateral.parts().tcb_info_issuer_chain, "TCB Info chain",
+                              anchor.root(), anchor.base64()));
+  }
+}
+BENCHMARK(BM_ColdPartDecodeSigningChain)->Unit(benchmark::kMicrosecond);
+void BM_ColdPartParseCrls(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(Crl::FromDer(platform.collateral.parts().root_ca_crl, "root CA CRL"));
+    benchmark::DoNotOptimize(Crl::FromDer(platform.collateral.parts().pck_crl, "PCK CRL"));
+  }
+}
+BENCHMARK(BM_ColdPartParseCrls)->Unit(benchmark::kMicrosecond);
+void BM_ColdPartParseTcbInfo(benchmark::State& state, Kind kind) {
+  Platform& platform = SharedPlatform(kind);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ParseTcbInfo(platform.collateral.parts().tcb_info));
+  }
+}
+BENCHMARK_CAPTURE(BM_ColdPartParseTcbInfo, sgx, Kind::kSgx)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_ColdPartParseTcbInfo, tdx, Kind::kTdx)->Unit(benchmark::kMicrosecond);
+void BM_ColdPartParseQeIdentity(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ParseQeIdentity(platform.collateral.parts().qe_identity));
+  }
+}
+BENCHMARK(BM_ColdPartParseQeIdentity)->Unit(benchmark::kMicrosecond);
+void BM_ColdPartParseQuote(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ParseQuote(platform.quotes[0]));
+  }
+}
+BENCHMARK(BM_ColdPartParseQuote)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace cn::dcap

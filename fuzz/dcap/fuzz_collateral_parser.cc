@@ -1,11 +1,51 @@
 // libFuzzer target: the collateral JSON layout and the signed TCB Info / QE Identity texts inside
-// it (parsed here without signature checks, as the verifier would after checking them).
+// it (parsed here without signature checks, as the verifier would after checking them), and the
+// CRLs and signing chains the verifier decodes itself (crl.h, certificate.h): whatever those
+// accept, OpenSSL's decoders must accept too, or the target aborts.
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 
+#include "src/dcap/certificate.h"
 #include "src/dcap/collateral.h"
+#include "src/dcap/crl.h"
 #include "src/dcap/tcb_info.h"
+
+namespace {
+
+void DecodeCrl(const std::string& der) {
+  if (!cn::dcap::Crl::FromDer(der, "fuzz").ok()) {
+    return;
+  }
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(der.data());
+  X509_CRL* theirs = d2i_X509_CRL(nullptr, &cursor, static_cast<long>(der.size()));
+  if (theirs == nullptr ||
+      cursor != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    abort();  // ours accepted a CRL OpenSSL refuses
+  }
+  X509_CRL_free(theirs);
+}
+
+void DecodeChain(const std::string& pem) {
+  absl::StatusOr<std::vector<cn::dcap::CertificatePtr>> certs =
+      cn::dcap::DecodePemCertificates(pem, "fuzz", nullptr, "");
+  for (const cn::dcap::CertificatePtr& cert :
+       certs.value_or(std::vector<cn::dcap::CertificatePtr>{})) {
+    const unsigned char* cursor = reinterpret_cast<const unsigned char*>(cert->der().data());
+    X509* theirs = d2i_X509(nullptr, &cursor, static_cast<long>(cert->der().size()));
+    if (theirs == nullptr) {
+      abort();  // ours accepted a certificate OpenSSL refuses
+    }
+    X509_free(theirs);
+  }
+  ERR_clear_error();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
@@ -13,7 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (collateral.ok()) {
     (void)cn::dcap::ParseTcbInfo(collateral->parts().tcb_info);
     (void)cn::dcap::ParseQeIdentity(collateral->parts().qe_identity);
-    (void)cn::dcap::ParseDerCrl(collateral->parts().pck_crl, "fuzz");
+    DecodeCrl(collateral->parts().pck_crl);
+    DecodeCrl(collateral->parts().root_ca_crl);
+    DecodeChain(collateral->parts().tcb_info_issuer_chain);
   }
   (void)cn::dcap::ParseTcbInfo(text);
   (void)cn::dcap::ParseQeIdentity(text);

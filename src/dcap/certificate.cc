@@ -1,31 +1,34 @@
 #include "src/dcap/certificate.h"
 
-#include <openssl/err.h>
-#include <openssl/objects.h>
-#include <openssl/provider.h>
-#include <openssl/x509v3.h>
-
 #include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "src/common/check.h"
 #include "src/common/status_macros.h"
 #include "src/dcap/der_reader.h"
+#include "src/dcap/x509_der.h"
 
 namespace cn::dcap {
 namespace {
 
-// AlgorithmIdentifier contents of ecdsa-with-SHA256 (OID 1.2.840.10045.4.3.2, no parameters,
-// RFC 5758 3.2): the only signature algorithm of Intel's SGX PKI.
-constexpr absl::string_view kEcdsaWithSha256 = "\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02";
-constexpr uint8_t kBoolean = 0x01;
-constexpr uint8_t kBitString = 0x03;
-constexpr uint8_t kNull = 0x05;
-constexpr uint8_t kVersionTag = 0xa0;     // [0] EXPLICIT Version of a certificate's TBS
-constexpr uint8_t kExtensionsTag = 0xa3;  // [3] EXPLICIT Extensions of a v3 TBS
-constexpr uint8_t kConstructed = 0x20;
+using x509::kBitString;
+using x509::kBoolean;
+using x509::kConstructed;
+using x509::kNull;
+
+constexpr uint8_t kVersionTag = 0xa0;          // [0] EXPLICIT Version
+constexpr uint8_t kIssuerUniqueIdTag = 0x81;   // [1] IMPLICIT UniqueIdentifier (v2, v3)
+constexpr uint8_t kSubjectUniqueIdTag = 0x82;  // [2] IMPLICIT UniqueIdentifier (v2, v3)
+constexpr uint8_t kExtensionsTag = 0xa3;       // [3] EXPLICIT Extensions (v3)
+
+// SubjectPublicKeyInfo.algorithm contents of an EC P-256 key: id-ecPublicKey
+// (1.2.840.10045.2.1) with the namedCurve prime256v1 (1.2.840.10045.3.1.7), RFC 5480 2.1.1.
+constexpr absl::string_view kEcP256Algorithm =
+    "\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07";
 
 // Extension OIDs (contents octets) the chain rules read.
 constexpr absl::string_view kBasicConstraintsOid = "\x55\x1d\x13";  // 2.5.29.19
@@ -100,14 +103,6 @@ bool IsOneDerElement(absl::string_view bytes, int depth) {
   return true;
 }
 
-// A DER BOOLEAN's contents: FALSE is 0x00, TRUE 0xff (X.690 11.1); nullopt for anything else.
-std::optional<bool> DecodeBoolean(absl::string_view contents) {
-  if (contents.size() != 1 || (contents[0] != '\x00' && contents[0] != '\xff')) {
-    return std::nullopt;
-  }
-  return contents[0] != '\x00';
-}
-
 // The bits of a BIT STRING's contents as OpenSSL's KU_* masks read them (first byte, second byte
 // shifted by 8), the unused bits cleared; nullopt when malformed.
 std::optional<uint32_t> DecodeBits(absl::string_view contents) {
@@ -144,7 +139,7 @@ bool ReadBasicConstraints(absl::string_view value, bool* ca, std::optional<uint6
   }
   absl::StatusOr<DerElement> field = fields->ReadElement("field");
   if (field.ok() && field->tag == kBoolean) {
-    const std::optional<bool> flag = DecodeBoolean(field->value);
+    const std::optional<bool> flag = x509::DecodeBoolean(field->value);
     if (!flag) {
       return false;
     }
@@ -168,157 +163,25 @@ bool ReadBasicConstraints(absl::string_view value, bool* ca, std::optional<uint6
   return true;
 }
 
-// A library context with no algorithms (the "null" provider keeps OpenSSL from loading the
-// default one into it). An X509 decoded in it keeps its SubjectPublicKeyInfo undecoded, which
-// is the point: the decoder lookup is what made certificate decoding expensive. It lives as long
-// as the process, as the X509s that point to it may.
-OSSL_LIB_CTX* KeylessContext() {
-  static OSSL_LIB_CTX* const context = [] {
-    OSSL_LIB_CTX* created = OSSL_LIB_CTX_new();
-    CN_CHECK(created != nullptr);
-    CN_CHECK(OSSL_PROVIDER_load(created, "null") != nullptr);
-    return created;
-  }();
-  return context;
-}
-
-// The to-be-signed element (whole TLV) and DER ECDSA-Sig-Value of a signed X.509 object:
-// SEQUENCE { tbs SEQUENCE, signatureAlgorithm, signature BIT STRING }, nothing after it, and
-// signatureAlgorithm ecdsa-with-SHA256 both outside and inside the TBS (where `fields_before`
-// elements precede it, after an optional leading element with tag `optional_first`).
-struct SignedParts {
-  absl::string_view tbs;
-  absl::string_view signature;
-};
-absl::StatusOr<SignedParts> SplitSigned(absl::string_view der, uint8_t optional_first,
-                                        int fields_before, absl::string_view what) {
-  DerReader outer(der, what);
-  ASSIGN_OR_RETURN(DerReader object, outer.ReadConstructed(der::kSequence, "signed object"));
-  if (!outer.at_end()) {
-    return outer.Error("bytes follow the signed object");
-  }
-  const absl::string_view before_tbs = object.rest();
-  ASSIGN_OR_RETURN(DerReader tbs, object.ReadConstructed(der::kSequence, "TBS"));
-  SignedParts parts;
-  parts.tbs = before_tbs.substr(0, before_tbs.size() - object.rest().size());
-  ASSIGN_OR_RETURN(absl::string_view algorithm,
-                   object.ReadExpected(der::kSequence, "signature algorithm"));
-  ASSIGN_OR_RETURN(absl::string_view bits, object.ReadExpected(kBitString, "signature"));
-  if (!object.at_end()) {
-    return object.Error("the signed object has fields after its signature");
-  }
-  if (algorithm != kEcdsaWithSha256) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": the signature algorithm is not ecdsa-with-SHA256"));
-  }
-  if (bits.empty() || bits[0] != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": the signature is not whole bytes"));
-  }
-  parts.signature = bits.substr(1);
-  absl::StatusOr<DerElement> field = tbs.ReadElement("TBS field");
-  if (field.ok() && field->tag == optional_first) {
-    field = tbs.ReadElement("TBS field");
-  }
-  for (int i = 0; field.ok() && i < fields_before; ++i) {
-    field = tbs.ReadElement("TBS field");
-  }
-  if (!field.ok()) {
-    return field.status();
-  }
-  if (field->tag != der::kSequence || field->value != algorithm) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": the signature algorithm inside the signed part differs from the outer one"));
-  }
-  return parts;
-}
-
-// The certificate's key, which must be EC P-256 (Intel's profile; the anchor's and every signer's
-// signatures are P-256 ECDSA).
-absl::StatusOr<P256PublicKey> P256KeyOf(X509* cert) {
-  const ASN1_OBJECT* algorithm = nullptr;
-  const unsigned char* point = nullptr;
-  int point_size = 0;
-  X509_ALGOR* parameters_holder = nullptr;
-  if (X509_PUBKEY_get0_param(nullptr, &point, &point_size, &parameters_holder,
-                             X509_get_X509_PUBKEY(cert)) != 1 ||
-      parameters_holder == nullptr) {
-    return absl::InvalidArgumentError("the public key is unreadable");
-  }
-  int parameter_type = 0;
-  const void* parameter = nullptr;
-  X509_ALGOR_get0(&algorithm, &parameter_type, &parameter, parameters_holder);
-  if (OBJ_obj2nid(algorithm) != NID_X9_62_id_ecPublicKey || parameter_type != V_ASN1_OBJECT ||
-      OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(parameter)) != NID_X9_62_prime256v1) {
-    return absl::InvalidArgumentError("the public key is not an EC P-256 key");
-  }
-  return P256PublicKey::FromPoint(AsView(point, static_cast<size_t>(point_size)));
-}
-
 }  // namespace
 
-absl::Status Certificate::ReadExtensions(absl::string_view tbs, X509* x509, Extensions* out) {
-  DerReader outer(tbs, "TBS");
-  ASSIGN_OR_RETURN(DerReader fields, outer.ReadConstructed(der::kSequence, "TBS"));
-  ASSIGN_OR_RETURN(DerElement field, fields.ReadElement("TBS field"));
-  uint64_t version = 0;  // v1
-  if (field.tag == kVersionTag) {
-    DerReader version_reader(field.value, "version");
-    ASSIGN_OR_RETURN(absl::string_view number,
-                     version_reader.ReadExpected(der::kInteger, "version"));
-    ASSIGN_OR_RETURN(version, DecodeUnsignedInteger(number, 2));
-    ASSIGN_OR_RETURN(field, fields.ReadElement("TBS field"));  // serialNumber
-  }
-  // signature, issuer, validity, subject, subjectPublicKeyInfo; then the optional unique
-  // identifiers ([1], [2]) and extensions ([3]).
-  for (int i = 0; i < 5; ++i) {
-    RETURN_IF_ERROR(fields.ReadElement("TBS field").status());
-  }
-  absl::string_view extensions;
-  while (!fields.at_end()) {
-    ASSIGN_OR_RETURN(field, fields.ReadElement("TBS field"));
-    if (field.tag == kExtensionsTag) {
-      extensions = field.value;
-    }
-  }
-  out->v1_self_issued =
-      version == 0 && X509_NAME_cmp(X509_get_issuer_name(x509), X509_get_subject_name(x509)) == 0;
-  if (extensions.empty()) {
-    return absl::OkStatus();
-  }
-  // The extensions' own syntax is what d2i_X509 has already accepted; a failure here still
-  // counts as a malformed extension rather than passing.
-  DerReader wrapper(extensions, "extensions");
-  absl::StatusOr<DerReader> list = wrapper.ReadConstructed(der::kSequence, "extensions");
-  if (!list.ok() || !wrapper.at_end()) {
-    out->malformed = true;
-    return absl::OkStatus();
+absl::Status Certificate::ReadExtensions(absl::string_view extensions) {
+  Extensions* out = &extensions_;
+  absl::StatusOr<std::vector<x509::Extension>> list = x509::ReadExtensionList(extensions);
+  if (!list.ok()) {
+    return list.status();  // not DER, as d2i_X509 would say
   }
   std::vector<absl::string_view> seen;
-  while (!list->at_end()) {
-    absl::StatusOr<DerReader> extension = list->ReadConstructed(der::kSequence, "extension");
-    if (!extension.ok()) {
-      out->malformed = true;
-      return absl::OkStatus();
-    }
-    absl::StatusOr<absl::string_view> oid =
-        extension->ReadExpected(der::kObjectIdentifier, "extnID");
-    absl::StatusOr<DerElement> next = extension->ReadElement("extension field");
-    bool critical = false;
-    if (next.ok() && next->tag == kBoolean) {
-      const std::optional<bool> flag = DecodeBoolean(next->value);
-      critical = flag.value_or(false);
-      next = flag ? extension->ReadElement("extnValue") : absl::InvalidArgumentError("critical");
-    }
-    if (!oid.ok() || !next.ok() || next->tag != der::kOctetString || !extension->at_end()) {
-      out->malformed = true;
-      return absl::OkStatus();
-    }
+  for (const x509::Extension& extension : *list) {
+    const absl::string_view* oid = &extension.oid;
+    const bool critical = extension.critical;
     // RFC 5280 4.2: no extension may appear twice (OpenSSL flags it for those it decodes).
     for (absl::string_view earlier : seen) {
       out->malformed |= earlier == *oid;
     }
     seen.push_back(*oid);
-    const absl::string_view value = next->value;
+    const absl::string_view value = extension.value;
+    extension_list_.push_back(ExtensionEntry{*oid, value});
     const KnownExtension* known = FindKnownExtension(*oid);
     if (known == nullptr) {
       out->unknown_critical |= critical;
@@ -407,31 +270,129 @@ absl::StatusOr<CertificatePtr> Certificate::FromDer(std::string der, absl::strin
 absl::StatusOr<CertificatePtr> Certificate::Decode(std::string der) {
   std::shared_ptr<Certificate> cert(new Certificate());
   cert->der_ = std::move(der);
-  const absl::string_view bytes = cert->der_;
-  cert->x509_.reset(X509_new_ex(KeylessContext(), nullptr));
-  CN_CHECK(cert->x509_ != nullptr);
-  X509* x509 = cert->x509_.get();
-  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(bytes.data());
-  ERR_set_mark();
-  if (d2i_X509(&x509, &cursor, static_cast<long>(bytes.size())) == nullptr) {
-    // d2i_X509 frees the object it was given when it fails.
-    (void)cert->x509_.release();
-    const std::string errors = TakeOpenSslErrors();
-    ERR_pop_to_mark();
-    return absl::InvalidArgumentError(absl::StrCat("not a DER certificate (", errors, ")"));
+  absl::StatusOr<x509::SignedParts> parts = x509::SplitSigned(cert->der_, "certificate DER");
+  if (!parts.ok()) {
+    // The words the OpenSSL decoder's refusals were given, which callers and people know.
+    absl::string_view message = parts.status().message();
+    if (message == "certificate DER: trailing bytes") {
+      return absl::InvalidArgumentError("trailing bytes after the certificate");
+    }
+    if (absl::ConsumePrefix(&message, "certificate DER: not DER")) {
+      return absl::InvalidArgumentError(absl::StrCat("not a DER certificate", message));
+    }
+    return parts.status();
   }
-  ERR_pop_to_mark();
-  if (cursor != reinterpret_cast<const unsigned char*>(bytes.data() + bytes.size())) {
-    return absl::InvalidArgumentError("trailing bytes after the certificate");
+  KeyFields key;
+  if (absl::Status fields = cert->ReadTbs(*parts, &key); !fields.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a DER certificate (", fields.message(), ")"));
   }
-  // Certificate TBS: [0] version (optional), serialNumber, then signature.
-  ASSIGN_OR_RETURN(SignedParts parts, SplitSigned(bytes, kVersionTag, 1, "certificate DER"));
-  cert->tbs_ = parts.tbs;
-  cert->signature_ = parts.signature;
-  RETURN_IF_ERROR(ReadExtensions(parts.tbs, x509, &cert->extensions_));
-  ASSIGN_OR_RETURN(cert->key_, P256KeyOf(x509));
-  cert->key_der_ = CertificateKeyDer(x509);
+  RETURN_IF_ERROR(
+      x509::CheckInnerAlgorithm(key.inner_algorithm, parts->algorithm, "certificate DER"));
+  if (key.algorithm != kEcP256Algorithm) {
+    return absl::InvalidArgumentError("the public key is not an EC P-256 key");
+  }
+  if (key.bits.empty() || key.bits[0] != 0) {
+    return absl::InvalidArgumentError("the public key is not whole bytes");
+  }
+  ASSIGN_OR_RETURN(cert->key_, P256PublicKey::FromPoint(key.bits.substr(1)));
   return cert;
+}
+
+// TBSCertificate ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, serialNumber, signature,
+// issuer, validity, subject, subjectPublicKeyInfo, issuerUniqueID [1] IMPLICIT OPTIONAL (v2+),
+// subjectUniqueID [2] IMPLICIT OPTIONAL (v2+), extensions [3] EXPLICIT OPTIONAL (v3) }
+// (RFC 5280 4.1).
+absl::Status Certificate::ReadTbs(const x509::SignedParts& parts, KeyFields* key) {
+  tbs_ = parts.tbs;
+  signature_ = parts.signature;
+  DerReader fields = parts.tbs_fields;
+  uint64_t version = 0;  // v1
+  if (!fields.at_end() && static_cast<uint8_t>(fields.rest()[0]) == kVersionTag) {
+    ASSIGN_OR_RETURN(DerReader wrapper, fields.ReadConstructed(kVersionTag, "version"));
+    ASSIGN_OR_RETURN(absl::string_view number, wrapper.ReadExpected(der::kInteger, "version"));
+    if (!wrapper.at_end()) {
+      return wrapper.Error("version: bytes follow the integer");
+    }
+    absl::StatusOr<uint64_t> decoded = DecodeUnsignedInteger(number, 2);
+    if (!decoded.ok()) {
+      return fields.Error(absl::StrCat("version: ", decoded.status().message()));
+    }
+    version = *decoded;
+  }
+  ASSIGN_OR_RETURN(serial_, x509::ReadInteger(fields, "serialNumber"));
+  ASSIGN_OR_RETURN(key->inner_algorithm,
+                   fields.ReadExpected(der::kSequence, "TBS signature algorithm"));
+  ASSIGN_OR_RETURN(issuer_, x509::ReadName(fields, "issuer"));
+  ASSIGN_OR_RETURN(DerReader validity, fields.ReadConstructed(der::kSequence, "validity"));
+  ASSIGN_OR_RETURN(DerElement not_before, validity.ReadElement("notBefore"));
+  ASSIGN_OR_RETURN(DerElement not_after, validity.ReadElement("notAfter"));
+  if (!x509::IsTime(not_before) || !x509::IsTime(not_after) || !validity.at_end()) {
+    return validity.Error("validity: not two times");
+  }
+  not_before_ = x509::DecodeTime(not_before);
+  not_after_ = x509::DecodeTime(not_after);
+  ASSIGN_OR_RETURN(subject_, x509::ReadName(fields, "subject"));
+
+  const absl::string_view before_key = fields.rest();
+  ASSIGN_OR_RETURN(DerReader key_info,
+                   fields.ReadConstructed(der::kSequence, "subjectPublicKeyInfo"));
+  key_der_ = std::string(before_key.substr(0, before_key.size() - fields.rest().size()));
+  ASSIGN_OR_RETURN(key->algorithm,
+                   key_info.ReadExpected(der::kSequence, "subjectPublicKeyInfo algorithm"));
+  ASSIGN_OR_RETURN(key->bits, key_info.ReadExpected(kBitString, "subjectPublicKey"));
+  if (!key_info.at_end()) {
+    return key_info.Error("subjectPublicKeyInfo: bytes follow the key");
+  }
+
+  // The optional tail, each at most once and in this order.
+  absl::string_view extensions;
+  bool have_extensions = false;
+  uint8_t last_tag = 0;
+  while (!fields.at_end()) {
+    ASSIGN_OR_RETURN(DerElement field, fields.ReadElement("TBS field"));
+    const bool unique_id = field.tag == kIssuerUniqueIdTag || field.tag == kSubjectUniqueIdTag;
+    if ((!unique_id && field.tag != kExtensionsTag) || field.tag <= last_tag) {
+      return fields.Error("the TBS has an unexpected field after the key");
+    }
+    if ((unique_id && version < 1) || (field.tag == kExtensionsTag && version < 2)) {
+      return fields.Error("the TBS has a field its version does not allow");
+    }
+    if (unique_id && (field.value.empty() || static_cast<uint8_t>(field.value[0]) > 7)) {
+      return fields.Error("a unique identifier is not a bit string");
+    }
+    last_tag = field.tag;
+    if (field.tag == kExtensionsTag) {
+      extensions = field.value;
+      have_extensions = true;
+    }
+  }
+  extensions_.v1_self_issued = version == 0 && x509::NamesMatch(issuer_, subject_);
+  if (have_extensions) {
+    RETURN_IF_ERROR(ReadExtensions(extensions));
+  }
+
+  return absl::OkStatus();
+}
+
+std::string Certificate::IssuerText() const { return x509::NameText(issuer_); }
+std::string Certificate::SubjectText() const { return x509::NameText(subject_); }
+std::string Certificate::SerialHex() const { return x509::IntegerHex(serial_); }
+
+absl::StatusOr<absl::string_view> Certificate::ExtensionValue(absl::string_view oid) const {
+  const ExtensionEntry* found = nullptr;
+  for (const ExtensionEntry& entry : extension_list_) {
+    if (entry.oid == oid) {
+      if (found != nullptr) {
+        return absl::InvalidArgumentError("the extension appears more than once");
+      }
+      found = &entry;
+    }
+  }
+  if (found == nullptr) {
+    return absl::NotFoundError("the certificate has no such extension");
+  }
+  return found->value;
 }
 
 bool Certificate::SignatureVerifiesWith(const P256PublicKey& issuer_key) const {
@@ -465,12 +426,6 @@ absl::StatusOr<std::vector<CertificatePtr>> DecodePemCertificates(absl::string_v
     certs.push_back(*std::move(cert));
   }
   return certs;
-}
-
-bool CrlSignatureVerifiesWith(absl::string_view crl_der, const P256PublicKey& key) {
-  // CRL TBS: version (optional INTEGER), then signature.
-  absl::StatusOr<SignedParts> parts = SplitSigned(crl_der, der::kInteger, 0, "CRL");
-  return parts.ok() && key.VerifySha256Der(parts->tbs, parts->signature);
 }
 
 }  // namespace cn::dcap

@@ -4,12 +4,12 @@
 // QE Identity signing chains, the trust anchor), and the ECDSA checks of certificates and CRLs
 // made over their exact signed bytes.
 //
-// Why not plain d2i_X509 and X509_verify: OpenSSL 3.0 decodes every certificate's public key
-// through its provider decoder framework, a lookup that cost more than the ECDSA check itself
-// (three certificates made a third of a cold verification), and X509_verify fetches its
-// algorithms again on every call. Here the X509 is decoded in a library context with no
-// providers, so OpenSSL leaves the key undecoded; the key is imported from the raw point
-// (P256PublicKey::FromPoint), and signatures are checked over the TBS bytes of the DER itself.
+// Why not d2i_X509 and X509_verify: OpenSSL 3.0 decodes every certificate's public key through its
+// provider decoder framework (a lookup that cost more than the ECDSA check itself), its template
+// decoder allocates and canonicalises every field, and X509_verify fetches its algorithms again on
+// every call. Here the DER is read field by field (x509_der.h: names, times and serials stay
+// views into the DER), the key is imported from the raw point (P256PublicKey::FromPoint), and
+// signatures are checked over the TBS bytes themselves. No X509 is made at all.
 //
 // What this accepts is what Intel's PCK certificate and CRL profile allows, and no more: keys
 // are EC P-256 (id-ecPublicKey, prime256v1); signatures are ecdsa-with-SHA256, the same
@@ -18,15 +18,12 @@
 // naming `what`.
 //
 // The chain rules' inputs (basicConstraints, keyUsage, which extensions are critical and whether
-// any is malformed) are read from the TBS with DerReader at decode time, not through OpenSSL's
-// extension cache (X509_check_ca, X509_get_extension_flags), which decodes every extension into
-// its C structure and tries a SHA-1 fingerprint of the certificate: a few percent of a cold
-// verification for four facts.
+// any is malformed) are read the same way, with the rules of OpenSSL 3.0's extension cache
+// (X509_check_ca, X509_get_extension_flags), which the tests hold them against.
 //
-// Immutable after construction; safe to share between threads (CertificatePtr). Nothing here
-// fills OpenSSL's extension cache; if other code does, OpenSSL 3 does it under the X509's lock.
+// Immutable after construction; safe to share between threads (CertificatePtr).
 
-#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cstdint>
 #include <memory>
@@ -36,7 +33,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "src/dcap/crypto.h"
+#include "src/dcap/x509_der.h"
 
 namespace cn::dcap {
 
@@ -46,14 +45,27 @@ class Certificate {
   static absl::StatusOr<std::shared_ptr<const Certificate>> FromDer(std::string der,
                                                                     absl::string_view what);
 
-  // Names, extensions, validity, serial and SubjectPublicKeyInfo as OpenSSL parsed them. The
-  // X509 carries no EVP_PKEY: X509_get0_pubkey() on it fails; use key().
-  X509* x509() const { return x509_.get(); }
   const P256PublicKey& key() const { return *key_; }
-  // The SubjectPublicKeyInfo as CertificateKeyDer(x509()) encodes it, made once at decode time:
-  // chains compare keys by it several times per verification.
+  // The SubjectPublicKeyInfo's DER (what CertificateKeyDer() of the same certificate gives):
+  // chains compare keys by it.
   const std::string& key_der() const { return key_der_; }
   const std::string& der() const { return der_; }
+  // The serialNumber INTEGER's contents (minimal two's complement: equal serials, equal bytes).
+  absl::string_view serial() const { return serial_; }
+  // The issuer and subject Names' DER (whole TLVs), which chains and CRLs match byte for byte.
+  absl::string_view issuer_der() const { return issuer_; }
+  absl::string_view subject_der() const { return subject_; }
+  // For messages: the names as RFC 2253 text, the serial in hex.
+  std::string IssuerText() const;
+  std::string SubjectText() const;
+  std::string SerialHex() const;
+  // notBefore and notAfter; nullopt when the time's text is not RFC 5280's (the chain refuses
+  // the certificate then, naming its validity period).
+  std::optional<absl::Time> not_before() const { return not_before_; }
+  std::optional<absl::Time> not_after() const { return not_after_; }
+  // The value (extnValue's contents) of the extension `oid` (OID contents octets): NotFound when
+  // the certificate has none, InvalidArgument when it has it more than once.
+  absl::StatusOr<absl::string_view> ExtensionValue(absl::string_view oid) const;
 
   // Whether the certificate's signature verifies over its TBS bytes with `issuer_key`.
   bool SignatureVerifiesWith(const P256PublicKey& issuer_key) const;
@@ -90,10 +102,17 @@ class Certificate {
  private:
   Certificate() = default;
   static absl::StatusOr<std::shared_ptr<const Certificate>> Decode(std::string der);
-  // Fills `out` from the TBS element `tbs` of `x509`'s DER. Errors only for a TBS that does not
-  // parse at all; a bad extension sets `malformed` instead.
-  struct Extensions;
-  static absl::Status ReadExtensions(absl::string_view tbs, X509* x509, Extensions* out);
+  // Reads the TBS fields into the members (views into der_), except the key, whose parts go to
+  // `key` for Decode to judge: a certificate that is not DER says so before any other refusal.
+  struct KeyFields {
+    absl::string_view inner_algorithm;  // the TBS's signature AlgorithmIdentifier contents
+    absl::string_view algorithm;        // subjectPublicKeyInfo.algorithm contents
+    absl::string_view bits;             // subjectPublicKey BIT STRING contents
+  };
+  absl::Status ReadTbs(const x509::SignedParts& parts, KeyFields* key);
+  // Fills extensions_ and extension_list_ from the contents of the TBS's [3] element. A list
+  // that is not DER is an error; a bad extension in it sets `malformed`.
+  absl::Status ReadExtensions(absl::string_view extensions);
 
   // What the extensions say (certificate.cc ReadExtensions).
   struct Extensions {
@@ -108,11 +127,21 @@ class Certificate {
     bool malformed = false;
   };
 
-  std::string der_;
+  struct ExtensionEntry {
+    absl::string_view oid;
+    absl::string_view value;
+  };
+
+  std::string der_;  // every view below points into it
   Extensions extensions_;
-  absl::string_view tbs_;        // into der_
-  absl::string_view signature_;  // into der_: DER ECDSA-Sig-Value
-  X509Ptr x509_;
+  std::vector<ExtensionEntry> extension_list_;
+  absl::string_view tbs_;
+  absl::string_view signature_;  // DER ECDSA-Sig-Value
+  absl::string_view serial_;
+  absl::string_view issuer_;
+  absl::string_view subject_;
+  std::optional<absl::Time> not_before_;
+  std::optional<absl::Time> not_after_;
   std::optional<P256PublicKey> key_;  // always set once decoded
   std::string key_der_;
 };
@@ -126,10 +155,5 @@ absl::StatusOr<std::vector<CertificatePtr>> DecodePemCertificates(absl::string_v
                                                                   absl::string_view what,
                                                                   const CertificatePtr& known,
                                                                   absl::string_view known_base64);
-
-// Whether the DER CRL `crl_der` (already parsed by ParseDerCrl from these same bytes) carries an
-// ecdsa-with-SHA256 signature over its TBS bytes that verifies with `key`. False for any
-// malformed or other signature.
-bool CrlSignatureVerifiesWith(absl::string_view crl_der, const P256PublicKey& key);
 
 }  // namespace cn::dcap

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/common/check.h"
+#include "src/dcap/crl.h"
 #include "src/dcap/crypto.h"
 #include "src/testing/test_pki.h"
 
@@ -58,13 +59,16 @@ TEST_F(CertificateTest, DecodesAndVerifiesAgainstTheIssuersKeyOnly) {
   X509Ptr issued = Issue(subject_key_.get());
   absl::StatusOr<CertificatePtr> cert = Certificate::FromDer(CertificateDer(issued.get()), "leaf");
   ASSERT_TRUE(cert.ok()) << cert.status();
-  // The key is the subject's, imported from the point, while the X509 itself has none.
+  // The key is the subject's, imported from the point; the fields are OpenSSL's.
   EXPECT_EQ((*cert)->key().UncompressedPoint(), "\x04" + testing::RawPublicKey(subject_key_.get()));
-  EXPECT_EQ(X509_get0_pubkey((*cert)->x509()), nullptr);
   EXPECT_EQ((*cert)->key_der(), CertificateKeyDer(issued.get()));
   EXPECT_EQ((*cert)->key_der(), PublicKeyDer(subject_key_.get()));
-  EXPECT_EQ(NameText(X509_get_subject_name((*cert)->x509())), "O=Test PKI,CN=Subject");
-  EXPECT_EQ(X509_cmp((*cert)->x509(), issued.get()), 0);
+  EXPECT_EQ((*cert)->SubjectText(), "O=Test PKI,CN=Subject");
+  EXPECT_EQ((*cert)->IssuerText(), "O=Test PKI,CN=Issuer");
+  EXPECT_EQ((*cert)->SerialHex(), SerialHex(issued.get()));
+  EXPECT_EQ((*cert)->not_before(), testing::TestTime("2025-01-01T00:00:00Z"));
+  EXPECT_EQ((*cert)->not_after(), testing::TestTime("2030-01-01T00:00:00Z"));
+  EXPECT_EQ((*cert)->der(), CertificateDer(issued.get()));
   EXPECT_TRUE((*cert)->SignatureVerifiesWith(Key(issuer_key_)));
   EXPECT_FALSE((*cert)->SignatureVerifiesWith(Key(subject_key_)));
 }
@@ -151,13 +155,22 @@ TEST_F(CertificateTest, CrlSignatureVerifiesOnlyWithItsIssuersKeyAndUntampered) 
                             .revoked_serials = {7},
                             .this_update = testing::TestTime("2025-06-01T00:00:00Z"),
                             .next_update = testing::TestTime("2025-08-01T00:00:00Z")});
-  EXPECT_TRUE(CrlSignatureVerifiesWith(crl, Key(issuer_key_)));
-  EXPECT_FALSE(CrlSignatureVerifiesWith(crl, Key(subject_key_)));
-  EXPECT_FALSE(CrlSignatureVerifiesWith(crl + "x", Key(issuer_key_)));
+  absl::StatusOr<CrlPtr> decoded = Crl::FromDer(crl, "CRL");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE((*decoded)->SignatureVerifiesWith(Key(issuer_key_)));
+  EXPECT_FALSE((*decoded)->SignatureVerifiesWith(Key(subject_key_)));
+  EXPECT_EQ((*decoded)->IssuerText(), "O=Test PKI,CN=Issuer");
+  EXPECT_EQ((*decoded)->this_update(), testing::TestTime("2025-06-01T00:00:00Z"));
+  EXPECT_EQ((*decoded)->next_update(), testing::TestTime("2025-08-01T00:00:00Z"));
+  EXPECT_THAT((*decoded)->revoked_serials(), ::testing::ElementsAre(absl::string_view("\x07")));
+  EXPECT_THAT(Crl::FromDer(crl + "x", "CRL").status().message(),
+              HasSubstr("CRL: trailing bytes after the CRL"));
   const size_t name = crl.find("Issuer");
   ASSERT_NE(name, std::string::npos);
   crl[name] = 'i';
-  EXPECT_FALSE(CrlSignatureVerifiesWith(crl, Key(issuer_key_)));
+  decoded = Crl::FromDer(crl, "CRL");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE((*decoded)->SignatureVerifiesWith(Key(issuer_key_)));
 }
 
 // What the chain rules read from the DER, against what OpenSSL's extension cache says of the same

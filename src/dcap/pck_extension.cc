@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
+#include "src/dcap/certificate.h"
 #include "src/dcap/crypto.h"
 #include "src/dcap/der_reader.h"
 
@@ -32,6 +33,8 @@ absl::Status Annotate(const absl::Status& status, absl::string_view name) {
   return absl::InvalidArgumentError(absl::StrCat(kContext, ": ", name, ": ", status.message()));
 }
 
+// kSgxExtensionOid's contents octets.
+constexpr absl::string_view kSgxExtensionOidDer = "\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01";
 // DER contents of the TCB entries' OID prefix, 1.2.840.113741.1.13.1.2; entry N (1..18) adds
 // the single byte N, the only DER encoding of an arc below 128.
 constexpr absl::string_view kTcbEntryOidPrefixDer = "\x2a\x86\x48\x86\xf8\x4d\x01\x0d\x01\x02";
@@ -191,6 +194,18 @@ absl::StatusOr<PckExtension> PckExtensionOf(X509* cert) {
   const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(cert, index));
   return ParsePckExtension(
       AsView(ASN1_STRING_get0_data(data), static_cast<size_t>(ASN1_STRING_length(data))));
+}
+
+absl::StatusOr<PckExtension> PckExtensionOf(const Certificate& cert) {
+  absl::StatusOr<absl::string_view> value = cert.ExtensionValue(kSgxExtensionOidDer);
+  if (absl::IsNotFound(value.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("the certificate has no SGX extension (", kSgxExtensionOid, ")"));
+  }
+  if (!value.ok()) {
+    return absl::InvalidArgumentError("the certificate has more than one SGX extension");
+  }
+  return ParsePckExtension(*value);
 }
 
 }  // namespace cn::dcap

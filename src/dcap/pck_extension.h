@@ -34,5 +34,8 @@ absl::StatusOr<PckExtension> ParsePckExtension(absl::string_view der);
 // Finds and parses the SGX extension of a certificate: NotFound when it has none,
 // InvalidArgument when it has two or the extension does not parse.
 absl::StatusOr<PckExtension> PckExtensionOf(X509* cert);
+// The same for a certificate decoded by the verifier (certificate.h), with the same messages.
+class Certificate;
+absl::StatusOr<PckExtension> PckExtensionOf(const Certificate& cert);
 
 }  // namespace cn::dcap

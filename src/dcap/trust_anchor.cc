@@ -39,10 +39,4 @@ absl::StatusOr<TrustAnchor> TrustAnchor::FromCertificate(absl::string_view pem_o
   return FromDer(CertificateDer(cert->get()), "root CA certificate");
 }
 
-bool TrustAnchor::HasKey(EVP_PKEY* key) const {
-  return key != nullptr && PublicKeyDer(key) == public_key_der_;
-}
-
-bool TrustAnchor::IsKeyOf(X509* cert) const { return CertificateKeyDer(cert) == public_key_der_; }
-
 }  // namespace cn::dcap

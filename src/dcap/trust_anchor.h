@@ -29,17 +29,12 @@ class TrustAnchor {
   // bytes are not exactly one certificate or its key is not an EC P-256 key.
   static absl::StatusOr<TrustAnchor> FromCertificate(absl::string_view pem_or_der);
 
-  // The root as the verifier decodes certificates (certificate.h: the X509 has no EVP_PKEY of
-  // its own; public_key() is the key).
+  // The root as the verifier decodes certificates (certificate.h); public_key() is its key.
   const CertificatePtr& root() const { return root_; }
-  X509* certificate() const { return root_->x509(); }
   const P256PublicKey& public_key() const { return root_->key(); }
   // DER SubjectPublicKeyInfo of the root key: what matching compares.
   const std::string& public_key_der() const { return public_key_der_; }
-  bool HasKey(EVP_PKEY* key) const;
-  // Whether `cert` carries the root key (by its SubjectPublicKeyInfo; cheaper than HasKey).
-  bool IsKeyOf(X509* cert) const;
-  // The same for a decoded certificate, without encoding its key again.
+  // Whether `cert` carries the root key (by its SubjectPublicKeyInfo).
   bool IsKeyOf(const Certificate& cert) const { return cert.key_der() == public_key_der_; }
   // Whether `cert` is byte for byte the anchor's own certificate.
   bool IsCertificate(const Certificate& cert) const {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "src/common/status_macros.h"
 #include "src/dcap/certificate.h"
+#include "src/dcap/crl.h"
 
 namespace cn::dcap {
 
@@ -41,7 +42,6 @@ struct Verifier::VerifiedChain {
   std::vector<ValidityWindow> windows;
   // The intermediate CA (issued by the root; checked against the root CA CRL).
   std::string intermediate_serial;
-  std::string intermediate_subject;
   std::string leaf_serial;
   std::string leaf_issuer_key_der;
 };
@@ -52,7 +52,7 @@ struct Verifier::VerifiedCollateral {
   ValidityWindow root_crl_window;
 
   std::optional<Rejection> pck_crl_error;
-  X509CrlPtr pck_crl;
+  CrlPtr pck_crl;
   absl::flat_hash_set<std::string> pck_revoked;
   ValidityWindow pck_crl_window;
 
@@ -97,24 +97,19 @@ std::string TimeText(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
 }
 
-// Revocation lookups compare serial numbers by sign and magnitude bytes.
-std::string SerialKey(const ASN1_INTEGER* serial) {
-  std::string key(1, ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? '-' : '+');
-  key.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(serial)),
-             static_cast<size_t>(ASN1_STRING_length(serial)));
-  return key;
-}
+// Revocation lookups compare serial numbers as their minimal DER contents (Certificate::serial,
+// Crl::revoked_serials).
+std::string SerialKey(absl::string_view serial) { return std::string(serial); }
 
-std::string Subject(X509* cert) { return NameText(X509_get_subject_name(cert)); }
+std::string Subject(const Certificate& cert) { return cert.SubjectText(); }
 
 absl::Status AddCertificateWindow(const CertificatePtr& certificate, absl::string_view what,
                                   std::vector<ValidityWindow>* windows) {
-  X509* cert = certificate->x509();
-  absl::StatusOr<absl::Time> from = ToTime(X509_get0_notBefore(cert));
-  absl::StatusOr<absl::Time> until = ToTime(X509_get0_notAfter(cert));
-  if (!from.ok() || !until.ok()) {
+  const std::optional<absl::Time> from = certificate->not_before();
+  const std::optional<absl::Time> until = certificate->not_after();
+  if (!from || !until) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, " (", Subject(cert), ") has an unreadable validity period"));
+        absl::StrCat(what, " (", Subject(*certificate), ") has an unreadable validity period"));
   }
   windows->push_back(ValidityWindow{std::string(what), *from, *until, certificate});
   return absl::OkStatus();
@@ -133,9 +128,8 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
     return absl::InvalidArgumentError(absl::StrCat(what, " holds only the root certificate"));
   }
   const Certificate& last_certificate = *certs[count - 1];
-  X509* last = last_certificate.x509();
-  if (!root_in_chain &&
-      X509_NAME_cmp(X509_get_issuer_name(last), X509_get_subject_name(last)) == 0) {
+  const Certificate& last = last_certificate;
+  if (!root_in_chain && x509::NamesMatch(last.issuer_der(), last.subject_der())) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " does not chain to the trusted root: it ends in a root certificate (",
                      Subject(last), ") whose key is not the trusted root's"));
@@ -149,7 +143,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
     }
   }
   for (size_t i = 0; i < below_root; ++i) {
-    X509* cert = certs[i]->x509();
+    const Certificate& cert = *certs[i];
     // The root may only end the chain: repeated in the middle, it would pass for the
     // intermediate CA (or the signer) and so be held to the wrong CRL and role.
     if (anchor.IsKeyOf(*certs[i])) {
@@ -158,17 +152,16 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
                        ") carries the trusted root's key, but the root may only end the chain"));
     }
     const Certificate& issuer_certificate = i + 1 < count ? *certs[i + 1] : *anchor.root();
-    X509* issuer = issuer_certificate.x509();
-    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0) {
+    const Certificate& issuer = issuer_certificate;
+    if (!x509::NamesMatch(cert.issuer_der(), issuer.subject_der())) {
       if (i + 1 == count) {
         return absl::InvalidArgumentError(
             absl::StrCat(what, " does not chain to the trusted root: certificate ", i + 1, " (",
-                         Subject(cert), ") is issued by ", NameText(X509_get_issuer_name(cert))));
+                         Subject(cert), ") is issued by ", cert.IssuerText()));
       }
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": certificate ", i + 1, " (", Subject(cert), ") is issued by ",
-                       NameText(X509_get_issuer_name(cert)), ", not by the next certificate (",
-                       Subject(issuer), ")"));
+                       cert.IssuerText(), ", not by the next certificate (", Subject(issuer), ")"));
     }
     // basicConstraints with cA TRUE (and keyUsage, if present, allowing keyCertSign). What
     // MayBeCa() adds (keyUsage alone, a v1 root, Netscape types) are not CAs under RFC 5280
@@ -187,7 +180,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
           " intermediate CA certificate(s) below it (pathLenConstraint), but the chain has ", i));
     }
     if (!certs[i]->SignatureVerifiesWith(issuer_certificate.key())) {
-      const bool by_root = issuer == anchor.certificate() || i + 2 == count;
+      const bool by_root = &issuer == anchor.root().get() || i + 2 == count;
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": the signature of certificate ", i + 1, " (", Subject(cert),
                        ") does not verify with the key of ", Subject(issuer),
@@ -199,7 +192,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
     // a malformed extension (OpenSSL flags both) is no better.
     if (certs[i]->has_malformed_extension() || certs[i]->has_unknown_critical_extension()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": certificate ", i + 1, " (", Subject(certs[i]->x509()), ") has ",
+          absl::StrCat(what, ": certificate ", i + 1, " (", Subject(*certs[i]), ") has ",
                        certs[i]->has_malformed_extension()
                            ? "a malformed extension"
                            : "a critical extension this verifier does not know"));
@@ -211,7 +204,7 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
   // key's use, signing must be among the uses.
   if (!certs[0]->KeyUsageAllows(KU_DIGITAL_SIGNATURE)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": certificate 1 (", Subject(certs[0]->x509()),
+        absl::StrCat(what, ": certificate 1 (", Subject(*certs[0]),
                      ") has a keyUsage without digitalSignature, so its key may not sign"));
   }
   if (!root_in_chain) {
@@ -220,27 +213,26 @@ absl::StatusOr<size_t> VerifyChainToAnchor(const std::vector<CertificatePtr>& ce
   return below_root;
 }
 
-absl::Status CheckCrlWindow(X509_CRL* crl, absl::string_view what, ValidityWindow* window) {
-  absl::StatusOr<absl::Time> from = ToTime(X509_CRL_get0_lastUpdate(crl));
-  if (!from.ok()) {
+absl::Status CheckCrlWindow(const Crl& crl, absl::string_view what, ValidityWindow* window) {
+  const std::optional<absl::Time> from = crl.this_update();
+  if (!from) {
     return absl::InvalidArgumentError(absl::StrCat(what, " has an unreadable thisUpdate"));
   }
-  if (X509_CRL_get0_nextUpdate(crl) == nullptr) {
+  if (!crl.has_next_update()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " has no nextUpdate"));
   }
-  absl::StatusOr<absl::Time> until = ToTime(X509_CRL_get0_nextUpdate(crl));
-  if (!until.ok()) {
+  const std::optional<absl::Time> until = crl.next_update();
+  if (!until) {
     return absl::InvalidArgumentError(absl::StrCat(what, " has an unreadable nextUpdate"));
   }
   *window = ValidityWindow{std::string(what), *from, *until};
   return absl::OkStatus();
 }
 
-absl::flat_hash_set<std::string> RevokedSerials(X509_CRL* crl) {
+absl::flat_hash_set<std::string> RevokedSerials(const Crl& crl) {
   absl::flat_hash_set<std::string> serials;
-  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
-  for (int i = 0; revoked != nullptr && i < sk_X509_REVOKED_num(revoked); ++i) {
-    serials.insert(SerialKey(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+  for (absl::string_view serial : crl.revoked_serials()) {
+    serials.insert(SerialKey(serial));
   }
   return serials;
 }
@@ -260,7 +252,7 @@ absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl:
   ASSIGN_OR_RETURN(std::vector<CertificatePtr> certs,
                    DecodePemCertificates(chain_pem, chain_name, anchor.root(), anchor.base64()));
   ASSIGN_OR_RETURN(size_t below_root, VerifyChainToAnchor(certs, anchor, chain_name, windows));
-  X509* signer = certs[0]->x509();
+  const Certificate& signer = *certs[0];
   if (below_root != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         chain_name, ": the signing certificate must be issued by the root CA itself, but ",
@@ -270,9 +262,9 @@ absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl:
     return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
                                                    Subject(signer), ") is a CA certificate"));
   }
-  if (root_revoked.contains(SerialKey(X509_get0_serialNumber(signer)))) {
+  if (root_revoked.contains(SerialKey(signer.serial()))) {
     return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
-                                                   Subject(signer), ", serial ", SerialHex(signer),
+                                                   Subject(signer), ", serial ", signer.SerialHex(),
                                                    ") is revoked by the root CA CRL"));
   }
   return certs[0];
@@ -305,9 +297,8 @@ std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl:
         absl::StrCat(what, " signature has ", signature.size(), " bytes, expected 64 (r||s)"));
   }
   if (status.ok() && !(*signer)->key().VerifySha256(text, signature)) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(what, " signature does not verify over its text with the key of ",
-                     Subject((*signer)->x509())));
+    status = absl::InvalidArgumentError(absl::StrCat(
+        what, " signature does not verify over its text with the key of ", Subject(**signer)));
   }
   if (status.ok()) {
     absl::StatusOr<Document> parsed = parse(text);
@@ -462,8 +453,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
           "PCK chain: expected the PCK certificate and one intermediate CA below the root, found ",
           below_root, " certificate(s)"));
     }
-    X509* leaf = list[0]->x509();
-    X509* intermediate = list[1]->x509();
+    const Certificate& leaf = *list[0];
+    const Certificate& intermediate = *list[1];
     if (list[0]->MayBeCa()) {
       return absl::InvalidArgumentError(
           absl::StrCat("PCK chain: the leaf (", Subject(leaf), ") is a CA certificate"));
@@ -474,9 +465,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
                                                      "): ", extension.status().message()));
     }
     chain->extension = *extension;
-    chain->intermediate_serial = SerialKey(X509_get0_serialNumber(intermediate));
-    chain->intermediate_subject = Subject(intermediate);
-    chain->leaf_serial = SerialKey(X509_get0_serialNumber(leaf));
+    chain->intermediate_serial = SerialKey(intermediate.serial());
+    chain->leaf_serial = SerialKey(leaf.serial());
     chain->leaf_issuer_key_der = list[1]->key_der();
     return absl::OkStatus();
   };
@@ -497,19 +487,18 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
   auto result = std::make_shared<VerifiedCollateral>();
 
   auto root_crl = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(X509CrlPtr crl, ParseDerCrl(parts.root_ca_crl, "root CA CRL"));
-    X509* root = anchor_.certificate();
-    if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(root)) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("root CA CRL is issued by ",
-                                                     NameText(X509_CRL_get_issuer(crl.get())),
+    ASSIGN_OR_RETURN(CrlPtr crl, Crl::FromDer(parts.root_ca_crl, "root CA CRL"));
+    const Certificate& root = *anchor_.root();
+    if (!x509::NamesMatch(crl->issuer_der(), root.subject_der())) {
+      return absl::InvalidArgumentError(absl::StrCat("root CA CRL is issued by ", crl->IssuerText(),
                                                      ", not by the trusted root ", Subject(root)));
     }
-    if (!CrlSignatureVerifiesWith(parts.root_ca_crl, anchor_.public_key())) {
+    if (!crl->SignatureVerifiesWith(anchor_.public_key())) {
       return absl::InvalidArgumentError(
           "root CA CRL signature does not verify with the trusted root's key");
     }
-    RETURN_IF_ERROR(CheckCrlWindow(crl.get(), "root CA CRL", &result->root_crl_window));
-    result->root_revoked = RevokedSerials(crl.get());
+    RETURN_IF_ERROR(CheckCrlWindow(*crl, "root CA CRL", &result->root_crl_window));
+    result->root_revoked = RevokedSerials(*crl);
     return absl::OkStatus();
   };
   if (absl::Status status = root_crl(); !status.ok()) {
@@ -517,9 +506,9 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
   }
 
   auto pck_crl = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(result->pck_crl, ParseDerCrl(parts.pck_crl, "PCK CRL"));
-    RETURN_IF_ERROR(CheckCrlWindow(result->pck_crl.get(), "PCK CRL", &result->pck_crl_window));
-    result->pck_revoked = RevokedSerials(result->pck_crl.get());
+    ASSIGN_OR_RETURN(result->pck_crl, Crl::FromDer(parts.pck_crl, "PCK CRL"));
+    RETURN_IF_ERROR(CheckCrlWindow(*result->pck_crl, "PCK CRL", &result->pck_crl_window));
+    result->pck_revoked = RevokedSerials(*result->pck_crl);
     return absl::OkStatus();
   };
   if (absl::Status status = pck_crl(); !status.ok()) {
@@ -893,13 +882,12 @@ Step CheckValidityWindows(const Verifier::VerifiedChain& chain,
     }
     if (options.at < window.from || options.at > window.until) {
       *expired = true;
-      expired_message =
-          absl::StrCat(window.what,
-                       window.certificate != nullptr
-                           ? absl::StrCat(" (", Subject(window.certificate->x509()), ")")
-                           : "",
-                       " is not valid at ", TimeText(options.at), " (valid from ",
-                       TimeText(window.from), " until ", TimeText(window.until), ")");
+      expired_message = absl::StrCat(window.what,
+                                     window.certificate != nullptr
+                                         ? absl::StrCat(" (", Subject(*window.certificate), ")")
+                                         : "",
+                                     " is not valid at ", TimeText(options.at), " (valid from ",
+                                     TimeText(window.from), " until ", TimeText(window.until), ")");
     }
   };
   for (const ValidityWindow& window : chain.windows) check_window(window);
@@ -1024,13 +1012,12 @@ std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
   if (verified.pck_crl_error) {
     return verified.pck_crl_error;
   }
-  X509* leaf = chain.certs[0]->x509();
-  X509_CRL* pck_crl = verified.pck_crl.get();
-  if (X509_NAME_cmp(X509_CRL_get_issuer(pck_crl), X509_get_issuer_name(leaf)) != 0) {
+  const Certificate& leaf = *chain.certs[0];
+  const Crl& pck_crl = *verified.pck_crl;
+  if (!x509::NamesMatch(pck_crl.issuer_der(), leaf.issuer_der())) {
     return Reject(ErrorCode::kInvalidCrl,
-                  absl::StrCat("PCK CRL is issued by ", NameText(X509_CRL_get_issuer(pck_crl)),
-                               ", not by the PCK certificate's issuer ",
-                               NameText(X509_get_issuer_name(leaf))));
+                  absl::StrCat("PCK CRL is issued by ", pck_crl.IssuerText(),
+                               ", not by the PCK certificate's issuer ", leaf.IssuerText()));
   }
   const std::string crl_fact = [&] {
     Sha256Hasher hasher;
@@ -1042,23 +1029,22 @@ std::optional<Rejection> Verifier::CheckCrls(Context& context) const {
   }();
   if (!chain.certs[1]->KeyUsageAllows(KU_CRL_SIGN)) {
     return Reject(ErrorCode::kInvalidCrl,
-                  absl::StrCat("the PCK certificate's issuer (", chain.intermediate_subject,
+                  absl::StrCat("the PCK certificate's issuer (", chain.certs[1]->SubjectText(),
                                ") has a keyUsage without cRLSign, so it cannot sign the PCK CRL"));
   }
-  if (!CachedSignatureFact(crl_fact, [&] {
-        return CrlSignatureVerifiesWith(context.collateral.parts().pck_crl, chain.certs[1]->key());
-      })) {
+  if (!CachedSignatureFact(crl_fact,
+                           [&] { return pck_crl.SignatureVerifiesWith(chain.certs[1]->key()); })) {
     return Reject(ErrorCode::kInvalidCrl,
                   "PCK CRL signature does not verify with the key of the PCK certificate's issuer");
   }
   if (verified.root_revoked.contains(chain.intermediate_serial)) {
     return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the intermediate CA certificate (", chain.intermediate_subject,
+                  absl::StrCat("the intermediate CA certificate (", chain.certs[1]->SubjectText(),
                                ") is revoked by the root CA CRL"));
   }
   if (verified.pck_revoked.contains(chain.leaf_serial)) {
     return Reject(ErrorCode::kPckRevoked,
-                  absl::StrCat("the PCK certificate (serial ", SerialHex(leaf),
+                  absl::StrCat("the PCK certificate (serial ", leaf.SerialHex(),
                                ") is revoked by the PCK CRL"));
   }
   return std::nullopt;
