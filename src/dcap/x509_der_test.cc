@@ -208,15 +208,20 @@ TEST(X509DerTest, EveryBitFlipOfRealCertificatesIsAcceptedOnlyAsOpenSslReadsIt) 
 }
 
 TEST(X509DerTest, RealCrlsAndEveryBitFlipOfThemDecodeOnlyAsOpenSslReadsThem) {
+  std::vector<std::string> swept;
   for (const std::string vector : {"real-sgx", "real-tdx"}) {
     absl::StatusOr<Collateral> collateral =
         Collateral::FromJson(ReadVector(vector + "/collateral.json"));
     ASSERT_TRUE(collateral.ok()) << collateral.status();
     for (const std::string& crl : {collateral->parts().root_ca_crl, collateral->parts().pck_crl}) {
       ASSERT_TRUE(CrlAgreesWithOpenSsl(crl, vector));
+      if (std::find(swept.begin(), swept.end(), crl) != swept.end()) {
+        continue;  // both vectors carry the same root CA CRL
+      }
+      swept.push_back(crl);
       // The TDX PCK CRL revokes many certificates (2.6 kB): its header, first entries and end
       // are swept, which covers every field's kind.
-      EXPECT_GT(SweepBitFlips(crl, vector, CrlAgreesWithOpenSsl, 400, 200), 0);
+      EXPECT_GT(SweepBitFlips(crl, vector, CrlAgreesWithOpenSsl, 256, 160), 0);
     }
   }
   // And a CRL that revokes: the test PKI's, with three serials, one needing a leading zero.
