@@ -49,6 +49,16 @@ int TcbEntryIndex(absl::string_view oid_der) {
   return index >= 1 && index <= 18 ? index : 0;
 }
 
+// The N of an entry OID 1.2.840.113741.1.13.1.N with N in 1..4, else 0, from its DER contents.
+int SgxEntryIndex(absl::string_view oid_der) {
+  if (oid_der.size() != kSgxExtensionOidDer.size() + 1 ||
+      oid_der.substr(0, kSgxExtensionOidDer.size()) != kSgxExtensionOidDer) {
+    return 0;
+  }
+  const int index = static_cast<uint8_t>(oid_der.back());
+  return index >= 1 && index <= 4 ? index : 0;
+}
+
 // Reads the value of TCB entry `index`; an error names the entry by its OID, as text made only
 // then (18 entries per certificate: composing every name up front cost more than the parse).
 absl::StatusOr<absl::string_view> ReadTcbValue(DerReader& entry, uint8_t tag, int index) {
@@ -62,7 +72,7 @@ absl::StatusOr<absl::string_view> ReadTcbValue(DerReader& entry, uint8_t tag, in
 }
 
 absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
-  const std::string prefix = absl::StrCat(kSgxExtensionOid, ".2.");
+  const auto prefix = [] { return absl::StrCat(kSgxExtensionOid, ".2."); };
   uint32_t seen = 0;  // bit i set once component i+1 (1..18) was read
   while (!tcb.at_end()) {
     ASSIGN_OR_RETURN(DerReader entry, tcb.ReadConstructed(der::kSequence, "TCB entry"));
@@ -77,7 +87,7 @@ absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
       }
       return absl::InvalidArgumentError(absl::StrCat(kContext, ": unexpected TCB entry ", *oid));
     }
-    const auto name = [&] { return absl::StrCat("TCB entry ", prefix, index); };
+    const auto name = [&] { return absl::StrCat("TCB entry ", prefix(), index); };
     if (seen & (1u << (index - 1))) {
       return absl::InvalidArgumentError(absl::StrCat(kContext, ": ", name(), " repeats"));
     }
@@ -105,7 +115,7 @@ absl::Status ParseTcb(DerReader tcb, PckExtension* out) {
     for (int i = 0; i < 18; ++i) {
       if (!(seen & (1u << i))) {
         return absl::InvalidArgumentError(
-            absl::StrCat(kContext, ": TCB entry ", prefix, i + 1, " is missing"));
+            absl::StrCat(kContext, ": TCB entry ", prefix(), i + 1, " is missing"));
       }
     }
   }
@@ -129,42 +139,58 @@ absl::StatusOr<PckExtension> ParsePckExtension(absl::string_view der) {
     ASSIGN_OR_RETURN(DerReader entry, entries.ReadConstructed(der::kSequence, "entry"));
     ASSIGN_OR_RETURN(absl::string_view oid_der,
                      entry.ReadExpected(der::kObjectIdentifier, "entry OID"));
-    absl::StatusOr<std::string> oid = DecodeObjectIdentifier(oid_der);
-    if (!oid.ok()) {
-      return Annotate(oid.status(), "entry OID");
-    }
-    const std::string base = kSgxExtensionOid;
+    // The entry's OID as text, for messages only (composed when one is due).
+    const auto oid_text = [&]() -> std::string {
+      absl::StatusOr<std::string> oid = DecodeObjectIdentifier(oid_der);
+      return oid.ok() ? *oid : "(unreadable OID)";
+    };
     auto repeat = [&](bool* seen) -> absl::Status {
       if (*seen) {
-        return absl::InvalidArgumentError(absl::StrCat(kContext, ": entry ", *oid, " repeats"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(kContext, ": entry ", oid_text(), " repeats"));
       }
       *seen = true;
       return absl::OkStatus();
     };
-    if (*oid == base + ".1") {
-      RETURN_IF_ERROR(repeat(&have_ppid));
-      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "PPID"));
-      RETURN_IF_ERROR(CopyOctets(value, "PPID", &out.ppid));
-    } else if (*oid == base + ".2") {
-      RETURN_IF_ERROR(repeat(&have_tcb));
-      ASSIGN_OR_RETURN(DerReader tcb, entry.ReadConstructed(der::kSequence, "TCB"));
-      RETURN_IF_ERROR(ParseTcb(tcb, &out));
-    } else if (*oid == base + ".3") {
-      RETURN_IF_ERROR(repeat(&have_pce_id));
-      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "PCE-ID"));
-      RETURN_IF_ERROR(CopyOctets(value, "PCE-ID", &out.pce_id));
-    } else if (*oid == base + ".4") {
-      RETURN_IF_ERROR(repeat(&have_fmspc));
-      ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "FMSPC"));
-      RETURN_IF_ERROR(CopyOctets(value, "FMSPC", &out.fmspc));
-    } else {
-      // SGX type, platform instance ID, configuration: not needed for the verdict. Still
-      // require the value to be one well-formed element.
-      ASSIGN_OR_RETURN(DerElement skipped, entry.ReadElement(absl::StrCat("entry ", *oid)));
-      (void)skipped;
+    switch (SgxEntryIndex(oid_der)) {
+      case 1: {
+        RETURN_IF_ERROR(repeat(&have_ppid));
+        ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "PPID"));
+        RETURN_IF_ERROR(CopyOctets(value, "PPID", &out.ppid));
+        break;
+      }
+      case 2: {
+        RETURN_IF_ERROR(repeat(&have_tcb));
+        ASSIGN_OR_RETURN(DerReader tcb, entry.ReadConstructed(der::kSequence, "TCB"));
+        RETURN_IF_ERROR(ParseTcb(tcb, &out));
+        break;
+      }
+      case 3: {
+        RETURN_IF_ERROR(repeat(&have_pce_id));
+        ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "PCE-ID"));
+        RETURN_IF_ERROR(CopyOctets(value, "PCE-ID", &out.pce_id));
+        break;
+      }
+      case 4: {
+        RETURN_IF_ERROR(repeat(&have_fmspc));
+        ASSIGN_OR_RETURN(absl::string_view value, entry.ReadExpected(der::kOctetString, "FMSPC"));
+        RETURN_IF_ERROR(CopyOctets(value, "FMSPC", &out.fmspc));
+        break;
+      }
+      default: {
+        // SGX type, platform instance ID, configuration: not needed for the verdict. Still
+        // require the OID and the value to be well-formed (the four known OIDs are).
+        if (absl::Status oid = DecodeObjectIdentifier(oid_der).status(); !oid.ok()) {
+          return Annotate(oid, "entry OID");
+        }
+        const DerReader before = entry;
+        if (!entry.ReadElement("entry").ok()) {
+          return DerReader(before).ReadElement(absl::StrCat("entry ", oid_text())).status();
+        }
+      }
     }
     if (!entry.at_end()) {
-      return entry.Error(absl::StrCat("entry ", *oid, " has trailing data"));
+      return entry.Error(absl::StrCat("entry ", oid_text(), " has trailing data"));
     }
   }
   if (!have_tcb) {
