@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/check.h"
 #include "src/common/status_macros.h"
+#include "src/dcap/der_reader.h"
+#include "src/dcap/x509_der.h"
 
 namespace cn::dcap {
 namespace {
@@ -261,20 +263,31 @@ bool P256PublicKey::VerifySha256(absl::string_view message, absl::string_view si
 
 bool P256PublicKey::VerifySha256Der(absl::string_view message,
                                     absl::string_view der_signature) const {
-  // Certificates and CRLs are far below this; OpenSSL takes an int.
-  if (der_signature.size() > 1024) {
+  // ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } in its one DER encoding (what
+  // ECDSA_verify insists on by encoding its decode again and comparing), nothing after it; then
+  // the same check as a raw r||s. Read here: ECDSA_verify's decode and re-encode cost more than
+  // the digest.
+  DerReader outer(der_signature, "ECDSA signature");
+  absl::StatusOr<DerReader> fields = outer.ReadConstructed(der::kSequence, "ECDSA-Sig-Value");
+  if (!fields.ok() || !outer.at_end()) {
     return false;
   }
-  const Sha256Digest digest = Sha256(message);
-  // ECDSA_verify decodes the ECDSA-Sig-Value, refuses it unless re-encoding gives the same bytes
-  // (strict DER, nothing after it), then calls ECDSA_do_verify.
-  const int result = ECDSA_verify(0, digest.data(), static_cast<int>(digest.size()),
-                                  reinterpret_cast<const uint8_t*>(der_signature.data()),
-                                  static_cast<int>(der_signature.size()), key_.get());
-  if (result != 1) {
-    ERR_clear_error();
+  std::string raw(64, '\0');
+  for (size_t half = 0; half < 2; ++half) {
+    absl::StatusOr<absl::string_view> integer = x509::ReadInteger(*fields, "r or s");
+    if (!integer.ok() || (static_cast<uint8_t>((*integer)[0]) & 0x80) != 0) {
+      return false;  // not minimal DER, or negative
+    }
+    absl::string_view magnitude = *integer;
+    if (magnitude.size() > 1 && magnitude[0] == 0) {
+      magnitude.remove_prefix(1);
+    }
+    if (magnitude.size() > 32) {
+      return false;  // at least 2^256: above the group order
+    }
+    std::memcpy(raw.data() + 32 * half + 32 - magnitude.size(), magnitude.data(), magnitude.size());
   }
-  return result == 1;
+  return fields->at_end() && VerifySha256(message, raw);
 }
 
 std::string P256PublicKey::UncompressedPoint() const {

@@ -390,6 +390,39 @@ TEST_F(P256PublicKeyTest, AnswersAsTheEvpPathForEveryOneBitChange) {
   EXPECT_EQ(accepted, 1);
 }
 
+TEST_F(P256PublicKeyTest, DerSignaturesAnswerAsOpenSslsDecoderForEveryOneBitChange) {
+  // VerifySha256Der reads the ECDSA-Sig-Value itself; ECDSA_verify (through EVP) is the oracle.
+  const P256PublicKey key = Key();
+  absl::StatusOr<EvpPkeyPtr> evp = P256KeyFromRaw(raw_);
+  ASSERT_TRUE(evp.ok());
+  const std::string der = DerSignature(signature_);
+  for (size_t bit = 0; bit < 8 * der.size(); ++bit) {
+    std::string changed = der;
+    changed[bit / 8] = static_cast<char>(changed[bit / 8] ^ (1 << (bit % 8)));
+    EXPECT_EQ(key.VerifySha256Der("message", changed),
+              VerifyEcdsaSha256Der(evp->get(), "message", changed))
+        << "bit " << bit;
+  }
+}
+
+TEST_F(P256PublicKeyTest, DerSignaturesWithShortIntegersVerify) {
+  // About one signature in 128 has an r or s below 2^248, written in 31 bytes or fewer: sign
+  // until one does, so the left-padding into r||s is exercised.
+  const P256PublicKey key = Key();
+  for (int attempt = 0; attempt < 4000; ++attempt) {
+    const std::string raw = testing::SignRaw(generated_.get(), "message");
+    if (raw[0] != 0 && raw[32] != 0) {
+      continue;
+    }
+    const std::string der = DerSignature(raw);
+    ASSERT_LT(der.size(), 70u);
+    EXPECT_TRUE(key.VerifySha256Der("message", der));
+    EXPECT_FALSE(key.VerifySha256Der("messagf", der));
+    return;
+  }
+  FAIL() << "no signature with a short integer in 4000";
+}
+
 TEST(PemTest, RefusesEncryptedBlocksWithoutAskingForAPassphrase) {
   // Left to its defaults, OpenSSL reads a passphrase from the terminal for an encrypted PEM
   // block: untrusted certification data could then block the verifier indefinitely.
