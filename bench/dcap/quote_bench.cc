@@ -193,6 +193,24 @@ void BM_ParseQuote(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseQuote);
 
+// The signed collateral's parsing, a part of the cold path (docs/PERFORMANCE.md, "TCB Info and QE
+// Identity through simdjson").
+void BM_ColdPartParseTcbInfo(benchmark::State& state, Kind kind) {
+  Platform& platform = SharedPlatform(kind);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ParseTcbInfo(platform.collateral.parts().tcb_info));
+  }
+}
+BENCHMARK_CAPTURE(BM_ColdPartParseTcbInfo, sgx, Kind::kSgx)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_ColdPartParseTcbInfo, tdx, Kind::kTdx)->Unit(benchmark::kMicrosecond);
+void BM_ColdPartParseQeIdentity(benchmark::State& state) {
+  Platform& platform = SharedPlatform();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ParseQeIdentity(platform.collateral.parts().qe_identity));
+  }
+}
+BENCHMARK(BM_ColdPartParseQeIdentity)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace cn::dcap
 
