@@ -240,6 +240,10 @@ TEST(TcbInfoFastPathTest, NumbersSimdjsonReadsOtherwiseFallBack) {
   EXPECT_THAT(ParseTcbInfo(WithTcbType("18446744073709551615")).status().message(),
               HasSubstr("tcbInfo.tcbType is 4611686018427387904, outside 0..1000"));
   ExpectFallsBackWithTheSameAnswer(WithTcbType("-9223372036854775808"));
+  // -2^63 - 1: a double to nlohmann.
+  ExpectFallsBackWithTheSameAnswer(WithTcbType("-9223372036854775809"));
+  EXPECT_THAT(ParseTcbInfo(WithTcbType("-9223372036854775809")).status().message(),
+              HasSubstr("tcbInfo.tcbType is not an integer"));
 }
 
 TEST(TcbInfoFastPathTest, TextSimdjsonRefusesFallsBack) {
@@ -262,6 +266,18 @@ TEST(TcbInfoFastPathTest, TextSimdjsonRefusesFallsBack) {
     bool accepted = false;
     EXPECT_EQ(Difference(text, true, &accepted), "") << text.substr(0, 20);
   }
+}
+
+TEST(TcbInfoFastPathTest, EscapedKeysAndValuesAreReadUnescapedByBoth) {
+  // "\u0076ersion" is the key "version", "\u0055pToDate" the status "UpToDate".
+  const std::string text = absl::StrReplaceAll(
+      ValidTcbInfo(),
+      {{R"("version":)", R"("\u0076ersion":)"}, {R"("UpToDate")", R"("\u0055pToDate")"}});
+  ASSERT_NE(text, ValidTcbInfo());
+  bool accepted = false;
+  EXPECT_EQ(Difference(text, true, &accepted), "");
+  EXPECT_TRUE(accepted);
+  EXPECT_TRUE(TakesFastPath(text, true));
 }
 
 TEST(TcbInfoFastPathTest, LargeDocumentsTakeTheFastPathWithTheirOwnParser) {
