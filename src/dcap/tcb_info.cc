@@ -96,8 +96,9 @@ class SimdView {
   bool IsObject() const { return element_.type() == element_type::OBJECT; }
   bool IsArray() const { return element_.type() == element_type::ARRAY; }
   bool IsString() const { return element_.type() == element_type::STRING; }
-  // simdjson reads integers beyond 64 bits as an error and -0 as a double, where nlohmann has a
-  // double and an integer: neither reaches an accepted document through this view.
+  // simdjson refuses integers beyond 64 bits, which nlohmann reads as doubles (so the text falls
+  // back). Both read -0 as the integer 0 (simdjson 3.0.1; one that read a double -0.0 would be
+  // refused here and fall back too).
   bool IsInteger() const {
     return element_.type() == element_type::INT64 || element_.type() == element_type::UINT64;
   }

@@ -7,10 +7,11 @@
 // verdict depends on is present, of the right type and range, and names the one that is not.
 //
 // Both parsers read the text with simdjson first and answer from it only when every rule accepts
-// the document so read; otherwise (text simdjson refuses, numbers it reads otherwise than
-// nlohmann: beyond 64 bits, -0; a duplicated key; any rule's error) nlohmann's DOM reads the
-// text again and decides, so what is accepted and every error message are nlohmann's. The rules
-// are written once, over both DOMs.
+// the document so read; otherwise (text simdjson refuses, such as integers beyond 64 bits or
+// nesting beyond 1024 levels; a double where an integer is due; a key the rules read given twice;
+// any rule's error) nlohmann's DOM reads the text again and decides, so what is accepted and every
+// error message are nlohmann's. The rules are written once, over both DOMs. The parsed structs
+// compare by value, which those checks (tcb_info_test.cc, fuzz_collateral_parser) rely on.
 
 #include <array>
 #include <cstdint>
