@@ -545,14 +545,10 @@ constexpr size_t kReusedParserBytes = 64 << 10;
 
 thread_local uint64_t fast_path_answers = 0;
 
-// The fast reading: the same rules over simdjson's DOM, answering only when they accept the
-// document. Anything else (text simdjson refuses, a number it reads otherwise than nlohmann, a
-// duplicated key, any rule's error) is nullopt: nlohmann then reads the text and decides.
-template <typename Result>
-std::optional<Result> ParseWithSimdjson(absl::string_view text, absl::string_view root,
-                                        absl::StatusOr<Result> (*read)(const Fields<SimdView>&)) {
+// The simdjson DOM of `text` if it is an object, in this thread's parser or in `own`.
+std::optional<simdjson::dom::element> SimdjsonObject(absl::string_view text,
+                                                     std::optional<simdjson::dom::parser>& own) {
   thread_local simdjson::dom::parser reused;
-  std::optional<simdjson::dom::parser> own;
   simdjson::dom::parser& parser = text.size() <= kReusedParserBytes ? reused : own.emplace();
   // Copies the text into the parser's padded buffer (simdjson reads ahead in 64-byte blocks).
   simdjson::dom::element json;
@@ -561,7 +557,21 @@ std::optional<Result> ParseWithSimdjson(absl::string_view text, absl::string_vie
       json.type() != element_type::OBJECT) {
     return std::nullopt;
   }
-  absl::StatusOr<Result> result = read(Fields<SimdView>(SimdView(json), Path(root)));
+  return json;
+}
+
+// The fast reading: the same rules over simdjson's DOM, answering only when they accept the
+// document. Anything else (text simdjson refuses, a double where an integer is due, a duplicated
+// key, any rule's error) is nullopt: nlohmann then reads the text and decides.
+template <typename Result>
+std::optional<Result> ParseWithSimdjson(absl::string_view text, absl::string_view root,
+                                        absl::StatusOr<Result> (*read)(const Fields<SimdView>&)) {
+  std::optional<simdjson::dom::parser> own;  // outlives the elements read from it
+  const std::optional<simdjson::dom::element> json = SimdjsonObject(text, own);
+  if (!json.has_value()) {
+    return std::nullopt;
+  }
+  absl::StatusOr<Result> result = read(Fields<SimdView>(SimdView(*json), Path(root)));
   if (!result.ok()) {
     return std::nullopt;
   }
