@@ -1,7 +1,9 @@
 // libFuzzer target: the collateral JSON layout and the signed TCB Info / QE Identity texts inside
-// it (parsed here without signature checks, as the verifier would after checking them), and the
-// CRLs and signing chains the verifier decodes itself (crl.h, certificate.h): whatever those
-// accept, OpenSSL's decoders must accept too, or the target aborts.
+// it (parsed here without signature checks, as the verifier would after checking them). It
+// asserts that the parsers' simdjson fast path answers exactly as the nlohmann reading does
+// (tcb_info.h): both accept with equal values, or both refuse with the same error; and that
+// whatever the verifier's own CRL and certificate decoders accept (crl.h, certificate.h),
+// OpenSSL's decoders accept too. Either disagreement aborts.
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -45,19 +47,33 @@ void DecodeChain(const std::string& pem) {
   ERR_clear_error();
 }
 
+template <typename T>
+void CheckSameAnswer(const absl::StatusOr<T>& fast, const absl::StatusOr<T>& reference) {
+  const bool same = fast.ok() ? reference.ok() && *fast == *reference
+                              : !reference.ok() && fast.status() == reference.status();
+  if (!same) {
+    std::abort();
+  }
+}
+
+void ParseBoth(absl::string_view tcb_info, absl::string_view qe_identity) {
+  CheckSameAnswer(cn::dcap::ParseTcbInfo(tcb_info),
+                  cn::dcap::internal::ParseTcbInfoWithNlohmann(tcb_info));
+  CheckSameAnswer(cn::dcap::ParseQeIdentity(qe_identity),
+                  cn::dcap::internal::ParseQeIdentityWithNlohmann(qe_identity));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
   absl::StatusOr<cn::dcap::Collateral> collateral = cn::dcap::Collateral::FromJson(text);
   if (collateral.ok()) {
-    (void)cn::dcap::ParseTcbInfo(collateral->parts().tcb_info);
-    (void)cn::dcap::ParseQeIdentity(collateral->parts().qe_identity);
+    ParseBoth(collateral->parts().tcb_info, collateral->parts().qe_identity);
     DecodeCrl(collateral->parts().pck_crl);
     DecodeCrl(collateral->parts().root_ca_crl);
     DecodeChain(collateral->parts().tcb_info_issuer_chain);
   }
-  (void)cn::dcap::ParseTcbInfo(text);
-  (void)cn::dcap::ParseQeIdentity(text);
+  ParseBoth(text, text);
   return 0;
 }

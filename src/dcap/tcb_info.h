@@ -5,6 +5,13 @@
 // the exact JSON text that Intel signed. Parsing does not check the signature (verifier.h does,
 // over these same bytes, before trusting anything parsed here); it checks that every field the
 // verdict depends on is present, of the right type and range, and names the one that is not.
+//
+// Both parsers read the text with simdjson first and answer from it only when every rule accepts
+// the document so read; otherwise (text simdjson refuses, such as integers beyond 64 bits or
+// nesting beyond 1024 levels; a double where an integer is due; a key the rules read given twice;
+// any rule's error) nlohmann's DOM reads the text again and decides, so what is accepted and every
+// error message are nlohmann's. The rules are written once, over both DOMs. The parsed structs
+// compare by value, which those checks (tcb_info_test.cc, fuzz_collateral_parser) rely on.
 
 #include <array>
 #include <cstdint>
@@ -51,6 +58,7 @@ struct TcbLevel {
   TcbStatus status = TcbStatus::kUpToDate;
   std::vector<std::string> advisory_ids;
   std::array<uint8_t, 16> tdx_components{};  // TDX TCB Info only (tdxtcbcomponents)
+  bool operator==(const TcbLevel&) const = default;
 };
 
 // A level chosen by one ISVSVN: the QE's in QE Identity, the TDX module's in a module identity.
@@ -58,6 +66,7 @@ struct QeTcbLevel {
   uint16_t isvsvn = 0;
   TcbStatus status = TcbStatus::kUpToDate;  // UpToDate, OutOfDate or Revoked
   std::vector<std::string> advisory_ids;
+  bool operator==(const QeTcbLevel&) const = default;
 };
 
 // TDX TCB Info's `tdxModule`: what MRSIGNERSEAM and SEAMATTRIBUTES of the TD report must be.
@@ -65,6 +74,7 @@ struct TdxModule {
   std::array<uint8_t, 48> mrsigner{};
   std::array<uint8_t, 8> attributes{};
   std::array<uint8_t, 8> attributes_mask{};
+  bool operator==(const TdxModule&) const = default;
 };
 
 // One entry of `tdxModuleIdentities`: the module of one major version ("TDX_01"), with TCB
@@ -73,6 +83,7 @@ struct TdxModuleIdentity {
   std::string id;
   TdxModule module;
   std::vector<QeTcbLevel> levels;  // best first
+  bool operator==(const TdxModuleIdentity&) const = default;
 };
 
 struct TcbInfo {
@@ -89,6 +100,7 @@ struct TcbInfo {
   std::vector<TdxModuleIdentity> tdx_module_identities;
 
   bool is_tdx() const { return id == "TDX"; }
+  bool operator==(const TcbInfo&) const = default;
 };
 
 // Parses the inner `tcbInfo` object. Accepts id "SGX" or "TDX" (v3) or no id (v2, SGX); for TDX
@@ -108,9 +120,24 @@ struct QeIdentity {
   std::array<uint8_t, 32> mrsigner{};
   uint16_t isvprodid = 0;
   std::vector<QeTcbLevel> levels;  // best first
+  bool operator==(const QeIdentity&) const = default;
 };
 
 // Parses the inner `enclaveIdentity` object (version 2).
 absl::StatusOr<QeIdentity> ParseQeIdentity(absl::string_view json_text);
+
+namespace internal {
+
+// The nlohmann reading alone, without the simdjson fast path: the reference the fast path must
+// agree with, for the differential tests (parsers_test.cc) and fuzz_collateral_parser. Production
+// code calls ParseTcbInfo and ParseQeIdentity, which answer the same, faster.
+absl::StatusOr<TcbInfo> ParseTcbInfoWithNlohmann(absl::string_view json_text);
+absl::StatusOr<QeIdentity> ParseQeIdentityWithNlohmann(absl::string_view json_text);
+
+// How many documents ParseTcbInfo and ParseQeIdentity answered from simdjson on this thread, so a
+// test can tell that valid documents take the fast path.
+uint64_t FastPathAnswers();
+
+}  // namespace internal
 
 }  // namespace cn::dcap
