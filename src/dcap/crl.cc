@@ -26,8 +26,7 @@ constexpr EntryExtension kDecodedEntryExtensions[] = {
 };
 
 absl::Status CheckEntryExtensions(absl::string_view der) {
-  ASSIGN_OR_RETURN(std::vector<x509::Extension> extensions, x509::ReadExtensionList(der));
-  for (const x509::Extension& extension : extensions) {
+  return x509::ForEachExtension(der, [](const x509::Extension& extension) -> absl::Status {
     for (const EntryExtension& decoded : kDecodedEntryExtensions) {
       if (extension.oid != decoded.oid) {
         continue;
@@ -39,8 +38,8 @@ absl::Status CheckEntryExtensions(absl::string_view der) {
         return absl::InvalidArgumentError("a revoked entry's extension does not decode");
       }
     }
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace
@@ -123,7 +122,8 @@ absl::Status Crl::Read(absl::string_view what) {
       if (!wrapper.at_end()) {
         return wrapper.Error("bytes follow the CRL extensions");
       }
-      RETURN_IF_ERROR(x509::ReadExtensionList(extensions).status());
+      RETURN_IF_ERROR(x509::ForEachExtension(
+          extensions, [](const x509::Extension&) { return absl::OkStatus(); }));
     }
     if (!fields.at_end()) {
       return fields.Error("the TBS has fields after the extensions");

@@ -210,9 +210,24 @@ struct EcdsaSigDeleter {
   void operator()(ECDSA_SIG* signature) const { ECDSA_SIG_free(signature); }
 };
 
+// The thread's key object for checks: the P-256 group set once, the public point set per check
+// (EC_KEY_set_public_key copies it). ECDSA_do_verify reads the key and changes nothing in it.
+EC_KEY* CheckingKey(const EC_POINT* point) {
+  struct EcKeyDeleter {
+    void operator()(EC_KEY* key) const { EC_KEY_free(key); }
+  };
+  thread_local const std::unique_ptr<EC_KEY, EcKeyDeleter> key = [] {
+    std::unique_ptr<EC_KEY, EcKeyDeleter> created(EC_KEY_new());
+    CN_CHECK(created != nullptr && EC_KEY_set_group(created.get(), P256Group()) == 1);
+    return created;
+  }();
+  CN_CHECK(EC_KEY_set_public_key(key.get(), point) == 1);
+  return key.get();
+}
+
 }  // namespace
 
-void P256PublicKey::EcKeyDeleter::operator()(EC_KEY* key) const { EC_KEY_free(key); }
+void P256PublicKey::EcPointDeleter::operator()(EC_POINT* point) const { EC_POINT_free(point); }
 
 absl::StatusOr<P256PublicKey> P256PublicKey::FromRaw(absl::string_view x_and_y) {
   ASSIGN_OR_RETURN(const PointBytes point, UncompressedPointOf(x_and_y));
@@ -228,13 +243,14 @@ absl::StatusOr<P256PublicKey> P256PublicKey::FromPoint(absl::string_view point) 
         absl::StrCat("P-256 public key is not a point on the curve (",
                      point.empty() ? "empty encoding" : absl::StrCat("point form ", form), ")"));
   }
-  P256PublicKey key(EC_KEY_new());
-  CN_CHECK(key.key_ != nullptr && EC_KEY_set_group(key.key_.get(), P256Group()) == 1);
-  // EC_POINT_oct2point underneath checks the length for the form, that each coordinate is below
-  // p and that the point lies on the curve. On a curve of prime order (cofactor 1) that is every
-  // check a public key needs.
-  if (EC_KEY_oct2key(key.key_.get(), reinterpret_cast<const uint8_t*>(point.data()), point.size(),
-                     nullptr) != 1) {
+  P256PublicKey key(EC_POINT_new(P256Group()));
+  CN_CHECK(key.point_ != nullptr);
+  // EC_POINT_oct2point checks the length for the form, that each coordinate is below p and that
+  // the point lies on the curve. On a curve of prime order (cofactor 1) that is every check a
+  // public key needs.
+  if (EC_POINT_oct2point(P256Group(), key.point_.get(),
+                         reinterpret_cast<const uint8_t*>(point.data()), point.size(),
+                         nullptr) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("P-256 public key is not a point on the curve (", TakeOpenSslErrors(), ")"));
   }
@@ -253,8 +269,8 @@ bool P256PublicKey::VerifySha256(absl::string_view message, absl::string_view si
            ECDSA_SIG_set0(parsed.get(), r, s) == 1);
   const Sha256Digest digest = Sha256(message);
   // ECDSA_do_verify refuses r or s of zero or not below the group order.
-  const int result =
-      ECDSA_do_verify(digest.data(), static_cast<int>(digest.size()), parsed.get(), key_.get());
+  const int result = ECDSA_do_verify(digest.data(), static_cast<int>(digest.size()), parsed.get(),
+                                     CheckingKey(point_.get()));
   if (result != 1) {
     ERR_clear_error();
   }
@@ -292,9 +308,9 @@ bool P256PublicKey::VerifySha256Der(absl::string_view message,
 
 std::string P256PublicKey::UncompressedPoint() const {
   std::string point(65, '\0');
-  const size_t size = EC_POINT_point2oct(
-      P256Group(), EC_KEY_get0_public_key(key_.get()), POINT_CONVERSION_UNCOMPRESSED,
-      reinterpret_cast<uint8_t*>(point.data()), point.size(), nullptr);
+  const size_t size =
+      EC_POINT_point2oct(P256Group(), point_.get(), POINT_CONVERSION_UNCOMPRESSED,
+                         reinterpret_cast<uint8_t*>(point.data()), point.size(), nullptr);
   CN_CHECK(size == point.size());
   return point;
 }

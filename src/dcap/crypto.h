@@ -75,10 +75,11 @@ bool VerifyEcdsaSha256Der(EVP_PKEY* key, absl::string_view message,
 // Why not EVP_PKEY: in OpenSSL 3.0 each EVP verification creates a key context, dispatches
 // through the provider and converts the key and signature on the way (about a quarter of an
 // ECDSA check, nine times per cold verification), and copying a template EVP_PKEY to import a
-// key cost a fifth of a check more. This holds OpenSSL's EC_KEY on a P-256 group built once and
-// verifies with ECDSA_do_verify, the path `openssl speed ecdsap256` measures; the checks are
-// OpenSSL's own (point on the curve, 0 < r, s < n, strict DER), the same ones the EVP path ends
-// in. See crypto.cc for the use of that deprecated-in-3.0 API.
+// key cost a fifth of a check more. This holds the key's EC_POINT on a P-256 group built once and
+// verifies with ECDSA_do_verify (through an EC_KEY per thread), the path `openssl speed
+// ecdsap256` measures; the checks are OpenSSL's own (point on the curve, 0 < r, s < n), the same
+// ones the EVP path ends in, and strict DER read with DerReader. See crypto.cc for the use of that
+// deprecated-in-3.0 API.
 //
 // Immutable after construction; Verify may be called from many threads at once.
 class P256PublicKey {
@@ -105,12 +106,15 @@ class P256PublicKey {
   std::string UncompressedPoint() const;
 
  private:
-  struct EcKeyDeleter {
-    void operator()(EC_KEY* key) const;
+  struct EcPointDeleter {
+    void operator()(EC_POINT* point) const;
   };
-  explicit P256PublicKey(EC_KEY* key) : key_(key) {}
+  explicit P256PublicKey(EC_POINT* point) : point_(point) {}
 
-  std::unique_ptr<EC_KEY, EcKeyDeleter> key_;
+  // The point only: a key object per key would duplicate the group (its parameters and
+  // BIGNUMs) for every certificate a cold verification reads. Checks set it into a key object
+  // of their thread's, made once.
+  std::unique_ptr<EC_POINT, EcPointDeleter> point_;
 };
 
 // The largest PEM certificate block accepted. Real certificates take about a kilobyte; the limit

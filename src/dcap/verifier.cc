@@ -46,14 +46,19 @@ struct Verifier::VerifiedChain {
   std::string leaf_issuer_key_der;
 };
 
+// Revoked serial numbers (INTEGER contents, Crl::revoked_serials), views into a CRL kept with
+// them.
+using SerialSet = absl::flat_hash_set<absl::string_view>;
+
 struct Verifier::VerifiedCollateral {
   std::optional<Rejection> root_crl_error;
-  absl::flat_hash_set<std::string> root_revoked;
+  CrlPtr root_crl;
+  SerialSet root_revoked;  // into root_crl
   ValidityWindow root_crl_window;
 
   std::optional<Rejection> pck_crl_error;
   CrlPtr pck_crl;
-  absl::flat_hash_set<std::string> pck_revoked;
+  SerialSet pck_revoked;  // into pck_crl
   ValidityWindow pck_crl_window;
 
   std::optional<Rejection> tcb_info_error;
@@ -229,12 +234,8 @@ absl::Status CheckCrlWindow(const Crl& crl, absl::string_view what, ValidityWind
   return absl::OkStatus();
 }
 
-absl::flat_hash_set<std::string> RevokedSerials(const Crl& crl) {
-  absl::flat_hash_set<std::string> serials;
-  for (absl::string_view serial : crl.revoked_serials()) {
-    serials.insert(SerialKey(serial));
-  }
-  return serials;
+SerialSet RevokedSerials(const Crl& crl) {
+  return SerialSet(crl.revoked_serials().begin(), crl.revoked_serials().end());
 }
 
 // A verified TCB signing certificate (shared between TCB Info and QE Identity when both name the
@@ -246,7 +247,7 @@ using SharedX509 = CertificatePtr;
 // adds the chain's validity windows.
 absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl::string_view what,
                                               const TrustAnchor& anchor,
-                                              const absl::flat_hash_set<std::string>& root_revoked,
+                                              const SerialSet& root_revoked,
                                               std::vector<ValidityWindow>* windows) {
   const std::string chain_name = absl::StrCat(what, " signing chain");
   ASSIGN_OR_RETURN(std::vector<CertificatePtr> certs,
@@ -262,7 +263,7 @@ absl::StatusOr<SharedX509> VerifySigningChain(absl::string_view chain_pem, absl:
     return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
                                                    Subject(signer), ") is a CA certificate"));
   }
-  if (root_revoked.contains(SerialKey(signer.serial()))) {
+  if (root_revoked.contains(signer.serial())) {
     return absl::InvalidArgumentError(absl::StrCat(chain_name, ": the signing certificate (",
                                                    Subject(signer), ", serial ", signer.SerialHex(),
                                                    ") is revoked by the root CA CRL"));
@@ -279,8 +280,8 @@ std::optional<Rejection> VerifySignedDocument(absl::string_view chain_pem, absl:
                                               absl::string_view signature, absl::string_view what,
                                               ErrorCode code, Parse parse,
                                               const TrustAnchor& anchor,
-                                              const absl::flat_hash_set<std::string>& root_revoked,
-                                              SharedX509* signer, Document* document,
+                                              const SerialSet& root_revoked, SharedX509* signer,
+                                              Document* document,
                                               std::vector<ValidityWindow>* windows) {
   absl::Status status;
   if (*signer == nullptr) {
@@ -499,6 +500,7 @@ std::shared_ptr<const Verifier::VerifiedCollateral> Verifier::GetCollateral(
     }
     RETURN_IF_ERROR(CheckCrlWindow(*crl, "root CA CRL", &result->root_crl_window));
     result->root_revoked = RevokedSerials(*crl);
+    result->root_crl = std::move(crl);
     return absl::OkStatus();
   };
   if (absl::Status status = root_crl(); !status.ok()) {

@@ -246,7 +246,8 @@ std::optional<bool> DecodeBoolean(absl::string_view contents) {
   return contents[0] != '\x00';
 }
 
-absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der) {
+absl::Status ForEachExtension(absl::string_view der,
+                              absl::FunctionRef<absl::Status(const Extension&)> visit) {
   DerReader wrapper(der, "extensions");
   ASSIGN_OR_RETURN(DerReader list, wrapper.ReadConstructed(der::kSequence, "extensions"));
   if (!wrapper.at_end()) {
@@ -255,7 +256,6 @@ absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der) 
   if (list.at_end()) {
     return list.Error("the extension list is empty");
   }
-  std::vector<Extension> extensions;
   while (!list.at_end()) {
     ASSIGN_OR_RETURN(DerReader fields, list.ReadConstructed(der::kSequence, "extension"));
     Extension extension;
@@ -276,8 +276,17 @@ absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der) 
       return fields.Error("an extension is not { extnID, critical, extnValue }");
     }
     extension.value = next.value;
-    extensions.push_back(extension);
+    RETURN_IF_ERROR(visit(extension));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der) {
+  std::vector<Extension> extensions;
+  RETURN_IF_ERROR(ForEachExtension(der, [&](const Extension& extension) {
+    extensions.push_back(extension);
+    return absl::OkStatus();
+  }));
   return extensions;
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -95,6 +96,10 @@ struct Extension {
   absl::string_view value;
 };
 absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der);
+// The same, each extension given to `visit` in order (no list is built); the first error, of
+// the form or of `visit`, ends the walk.
+absl::Status ForEachExtension(absl::string_view der,
+                              absl::FunctionRef<absl::Status(const Extension&)> visit);
 
 // For messages only: a Name's RFC 2253 text as OpenSSL prints it ("CN=...,O=..."), or
 // "(unreadable name)".
