@@ -101,6 +101,9 @@ class Certificate {
 
  private:
   Certificate() = default;
+  // Its views point into its own der_: never copied, only shared.
+  Certificate(const Certificate&) = delete;
+  Certificate& operator=(const Certificate&) = delete;
   static absl::StatusOr<std::shared_ptr<const Certificate>> Decode(std::string der);
   // Reads the TBS fields into the members (views into der_), except the key, whose parts go to
   // `key` for Decode to judge: a certificate that is not DER says so before any other refusal.

@@ -51,6 +51,9 @@ class Crl {
 
  private:
   Crl() = default;
+  // Its views point into its own der_: never copied, only shared.
+  Crl(const Crl&) = delete;
+  Crl& operator=(const Crl&) = delete;
   absl::Status Read(absl::string_view what);
 
   std::string der_;  // every view below points into it
