@@ -4,9 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "src/common/check.h"
 #include "src/common/status_macros.h"
 #include "src/dcap/der_reader.h"
@@ -166,69 +164,68 @@ bool ReadBasicConstraints(absl::string_view value, bool* ca, std::optional<uint6
 }  // namespace
 
 absl::Status Certificate::ReadExtensions(absl::string_view extensions) {
+  // A list that is not DER refuses the certificate, as d2i_X509 does.
+  return x509::ForEachExtension(extensions, [this](const x509::Extension& extension) {
+    ReadExtension(extension);
+    return absl::OkStatus();
+  });
+}
+
+void Certificate::ReadExtension(const x509::Extension& extension) {
   Extensions* out = &extensions_;
-  absl::StatusOr<std::vector<x509::Extension>> list = x509::ReadExtensionList(extensions);
-  if (!list.ok()) {
-    return list.status();  // not DER, as d2i_X509 would say
+  const absl::string_view oid = extension.oid;
+  const absl::string_view value = extension.value;
+  const bool critical = extension.critical;
+  // RFC 5280 4.2: no extension may appear twice (OpenSSL flags it for those it decodes).
+  for (const ExtensionEntry& earlier : extension_list_) {
+    out->malformed |= earlier.oid == oid;
   }
-  std::vector<absl::string_view> seen;
-  for (const x509::Extension& extension : *list) {
-    const absl::string_view* oid = &extension.oid;
-    const bool critical = extension.critical;
-    // RFC 5280 4.2: no extension may appear twice (OpenSSL flags it for those it decodes).
-    for (absl::string_view earlier : seen) {
-      out->malformed |= earlier == *oid;
-    }
-    seen.push_back(*oid);
-    const absl::string_view value = extension.value;
-    extension_list_.push_back(ExtensionEntry{*oid, value});
-    const KnownExtension* known = FindKnownExtension(*oid);
-    if (known == nullptr) {
-      out->unknown_critical |= critical;
-      continue;
-    }
-    out->unknown_critical |= critical && !known->supported;
-    if (value.empty() || static_cast<uint8_t>(value[0]) != known->tag ||
-        !IsOneDerElement(value, /*depth=*/16)) {
-      out->malformed = true;
-      if (known->oid == kKeyUsageOid) {
-        out->key_usage_present = true;  // present but unreadable: it allows nothing
-      }
-      if (known->oid == kBasicConstraintsOid) {
-        out->basic_constraints = false;
-        out->ca = false;
-        out->path_length = std::nullopt;
-      }
-      continue;
+  extension_list_.push_back(ExtensionEntry{oid, value});
+  const KnownExtension* known = FindKnownExtension(oid);
+  if (known == nullptr) {
+    out->unknown_critical |= critical;
+    return;
+  }
+  out->unknown_critical |= critical && !known->supported;
+  if (value.empty() || static_cast<uint8_t>(value[0]) != known->tag ||
+      !IsOneDerElement(value, /*depth=*/16)) {
+    out->malformed = true;
+    if (known->oid == kKeyUsageOid) {
+      out->key_usage_present = true;  // present but unreadable: it allows nothing
     }
     if (known->oid == kBasicConstraintsOid) {
-      // Twice is as good as unreadable (OpenSSL's X509_get_ext_d2i refuses both).
-      out->basic_constraints =
-          !out->basic_constraints && ReadBasicConstraints(value, &out->ca, &out->path_length);
-      if (!out->basic_constraints) {
-        out->malformed = true;
-        out->ca = false;
-        out->path_length = std::nullopt;
-      }
-    } else if (known->oid == kKeyUsageOid || known->oid == kNetscapeCertTypeOid) {
-      DerReader reader(value, "bit string");
-      absl::StatusOr<absl::string_view> contents = reader.ReadExpected(kBitString, "bits");
-      const std::optional<uint32_t> bits =
-          contents.ok() ? DecodeBits(*contents) : std::optional<uint32_t>();
-      if (known->oid == kKeyUsageOid) {
-        // Twice, OpenSSL holds it absent (and the certificate malformed, as above).
-        out->key_usage_present = !out->key_usage_present;
-        out->key_usage = bits.value_or(0);
-        // RFC 5280 4.2.1.3: at least one bit must be set.
-        out->malformed |= out->key_usage == 0;
-      } else {
-        out->malformed |= !bits.has_value();
-        // NS_SSL_CA | NS_SMIME_CA | NS_OBJSIGN_CA
-        out->netscape_ca = (bits.value_or(0) & 0x07) != 0;
-      }
+      out->basic_constraints = false;
+      out->ca = false;
+      out->path_length = std::nullopt;
+    }
+    return;
+  }
+  if (known->oid == kBasicConstraintsOid) {
+    // Twice is as good as unreadable (OpenSSL's X509_get_ext_d2i refuses both).
+    out->basic_constraints =
+        !out->basic_constraints && ReadBasicConstraints(value, &out->ca, &out->path_length);
+    if (!out->basic_constraints) {
+      out->malformed = true;
+      out->ca = false;
+      out->path_length = std::nullopt;
+    }
+  } else if (known->oid == kKeyUsageOid || known->oid == kNetscapeCertTypeOid) {
+    DerReader reader(value, "bit string");
+    absl::StatusOr<absl::string_view> contents = reader.ReadExpected(kBitString, "bits");
+    const std::optional<uint32_t> bits =
+        contents.ok() ? DecodeBits(*contents) : std::optional<uint32_t>();
+    if (known->oid == kKeyUsageOid) {
+      // Twice, OpenSSL holds it absent (and the certificate malformed, as above).
+      out->key_usage_present = !out->key_usage_present;
+      out->key_usage = bits.value_or(0);
+      // RFC 5280 4.2.1.3: at least one bit must be set.
+      out->malformed |= out->key_usage == 0;
+    } else {
+      out->malformed |= !bits.has_value();
+      // NS_SSL_CA | NS_SMIME_CA | NS_OBJSIGN_CA
+      out->netscape_ca = (bits.value_or(0) & 0x07) != 0;
     }
   }
-  return absl::OkStatus();
 }
 
 // A certificate with a malformed extension is, as in OpenSSL 3.0, no CA of any kind, and its
@@ -270,25 +267,13 @@ absl::StatusOr<CertificatePtr> Certificate::FromDer(std::string der, absl::strin
 absl::StatusOr<CertificatePtr> Certificate::Decode(std::string der) {
   std::shared_ptr<Certificate> cert(new Certificate());
   cert->der_ = std::move(der);
-  absl::StatusOr<x509::SignedParts> parts = x509::SplitSigned(cert->der_, "certificate DER");
-  if (!parts.ok()) {
-    // The words the OpenSSL decoder's refusals were given, which callers and people know.
-    absl::string_view message = parts.status().message();
-    if (message == "certificate DER: trailing bytes") {
-      return absl::InvalidArgumentError("trailing bytes after the certificate");
-    }
-    if (absl::ConsumePrefix(&message, "certificate DER: not DER")) {
-      return absl::InvalidArgumentError(absl::StrCat("not a DER certificate", message));
-    }
-    return parts.status();
-  }
+  ASSIGN_OR_RETURN(x509::SignedParts parts, x509::SplitSigned(cert->der_, "certificate"));
   KeyFields key;
-  if (absl::Status fields = cert->ReadTbs(*parts, &key); !fields.ok()) {
+  if (absl::Status fields = cert->ReadTbs(parts, &key); !fields.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a DER certificate (", fields.message(), ")"));
   }
-  RETURN_IF_ERROR(
-      x509::CheckInnerAlgorithm(key.inner_algorithm, parts->algorithm, "certificate DER"));
+  RETURN_IF_ERROR(x509::CheckInnerAlgorithm(key.inner_algorithm, parts.algorithm));
   if (key.algorithm != kEcP256Algorithm) {
     return absl::InvalidArgumentError("the public key is not an EC P-256 key");
   }
@@ -327,7 +312,7 @@ absl::Status Certificate::ReadTbs(const x509::SignedParts& parts, KeyFields* key
   ASSIGN_OR_RETURN(DerReader validity, fields.ReadConstructed(der::kSequence, "validity"));
   ASSIGN_OR_RETURN(DerElement not_before, validity.ReadElement("notBefore"));
   ASSIGN_OR_RETURN(DerElement not_after, validity.ReadElement("notAfter"));
-  if (!x509::IsTime(not_before) || !x509::IsTime(not_after) || !validity.at_end()) {
+  if (!x509::IsTimeTag(not_before.tag) || !x509::IsTimeTag(not_after.tag) || !validity.at_end()) {
     return validity.Error("validity: not two times");
   }
   not_before_ = x509::DecodeTime(not_before);

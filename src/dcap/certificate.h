@@ -116,6 +116,7 @@ class Certificate {
   // Fills extensions_ and extension_list_ from the contents of the TBS's [3] element. A list
   // that is not DER is an error; a bad extension in it sets `malformed`.
   absl::Status ReadExtensions(absl::string_view extensions);
+  void ReadExtension(const x509::Extension& extension);
 
   // What the extensions say (certificate.cc ReadExtensions).
   struct Extensions {

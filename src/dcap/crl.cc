@@ -1,9 +1,7 @@
 #include "src/dcap/crl.h"
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "src/common/status_macros.h"
 #include "src/dcap/der_reader.h"
 #include "src/dcap/x509_der.h"
@@ -56,15 +54,7 @@ absl::StatusOr<CrlPtr> Crl::FromDer(std::string der, absl::string_view what) {
 absl::Status Crl::Read(absl::string_view what) {
   absl::StatusOr<x509::SignedParts> parts = x509::SplitSigned(der_, "CRL");
   if (!parts.ok()) {
-    absl::string_view message = parts.status().message();
-    if (message == "CRL: trailing bytes") {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": trailing bytes after the CRL"));
-    }
-    if (absl::ConsumePrefix(&message, "CRL: not DER")) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": not a DER CRL", message));
-    }
-    absl::ConsumePrefix(&message, "CRL: ");
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", message));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", parts.status().message()));
   }
   tbs_ = parts->tbs;
   signature_ = parts->signature;
@@ -82,17 +72,14 @@ absl::Status Crl::Read(absl::string_view what) {
                      fields.ReadExpected(der::kSequence, "TBS signature algorithm"));
     ASSIGN_OR_RETURN(issuer_, x509::ReadName(fields, "issuer"));
     ASSIGN_OR_RETURN(DerElement this_update, fields.ReadElement("thisUpdate"));
-    if (!x509::IsTime(this_update)) {
+    if (!x509::IsTimeTag(this_update.tag)) {
       return fields.Error("thisUpdate: not a time");
     }
     this_update_ = x509::DecodeTime(this_update);
-    if (!fields.at_end()) {
-      const DerElement peek{static_cast<uint8_t>(fields.rest()[0]), {}};
-      if (x509::IsTime(peek)) {
-        ASSIGN_OR_RETURN(DerElement next_update, fields.ReadElement("nextUpdate"));
-        has_next_update_ = true;
-        next_update_ = x509::DecodeTime(next_update);
-      }
+    if (!fields.at_end() && x509::IsTimeTag(static_cast<uint8_t>(fields.rest()[0]))) {
+      ASSIGN_OR_RETURN(DerElement next_update, fields.ReadElement("nextUpdate"));
+      has_next_update_ = true;
+      next_update_ = x509::DecodeTime(next_update);
     }
     if (!fields.at_end() && static_cast<uint8_t>(fields.rest()[0]) == der::kSequence) {
       ASSIGN_OR_RETURN(DerReader entries,
@@ -101,7 +88,7 @@ absl::Status Crl::Read(absl::string_view what) {
         ASSIGN_OR_RETURN(DerReader entry, entries.ReadConstructed(der::kSequence, "entry"));
         ASSIGN_OR_RETURN(absl::string_view serial, x509::ReadInteger(entry, "userCertificate"));
         ASSIGN_OR_RETURN(DerElement date, entry.ReadElement("revocationDate"));
-        if (!x509::IsTime(date)) {
+        if (!x509::IsTimeTag(date.tag)) {
           return entry.Error("revocationDate: not a time");
         }
         if (!entry.at_end()) {
@@ -134,7 +121,11 @@ absl::Status Crl::Read(absl::string_view what) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": not a DER CRL (", fields_status.message(), ")"));
   }
-  return x509::CheckInnerAlgorithm(inner_algorithm, parts->algorithm, what);
+  if (absl::Status same = x509::CheckInnerAlgorithm(inner_algorithm, parts->algorithm);
+      !same.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", same.message()));
+  }
+  return absl::OkStatus();
 }
 
 std::string Crl::IssuerText() const { return x509::NameText(issuer_); }

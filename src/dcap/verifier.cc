@@ -102,10 +102,6 @@ std::string TimeText(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
 }
 
-// Revocation lookups compare serial numbers as their minimal DER contents (Certificate::serial,
-// Crl::revoked_serials).
-std::string SerialKey(absl::string_view serial) { return std::string(serial); }
-
 std::string Subject(const Certificate& cert) { return cert.SubjectText(); }
 
 absl::Status AddCertificateWindow(const CertificatePtr& certificate, absl::string_view what,
@@ -466,8 +462,8 @@ std::shared_ptr<const Verifier::VerifiedChain> Verifier::GetChain(absl::string_v
                                                      "): ", extension.status().message()));
     }
     chain->extension = *extension;
-    chain->intermediate_serial = SerialKey(intermediate.serial());
-    chain->leaf_serial = SerialKey(leaf.serial());
+    chain->intermediate_serial = std::string(intermediate.serial());
+    chain->leaf_serial = std::string(leaf.serial());
     chain->leaf_issuer_key_der = list[1]->key_der();
     return absl::OkStatus();
   };

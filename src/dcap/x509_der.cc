@@ -111,46 +111,47 @@ absl::StatusOr<absl::string_view> ReadWholeElement(DerReader& reader, absl::stri
   return before.substr(0, before.size() - reader.rest().size());
 }
 
-absl::StatusOr<SignedParts> SplitSigned(absl::string_view der, absl::string_view what) {
-  SignedParts parts{{}, DerReader("", what), {}, {}};
+absl::StatusOr<SignedParts> SplitSigned(absl::string_view der, absl::string_view object) {
+  SignedParts parts{{}, DerReader("", object), {}, {}};
   absl::string_view bits;
   bool trailing = false;
   absl::Status form = [&]() -> absl::Status {
-    DerReader outer(der, what);
-    ASSIGN_OR_RETURN(DerReader object, outer.ReadConstructed(der::kSequence, "signed object"));
+    DerReader outer(der, object);
+    ASSIGN_OR_RETURN(DerReader signed_object,
+                     outer.ReadConstructed(der::kSequence, "signed object"));
     trailing = !outer.at_end();
-    const absl::string_view before_tbs = object.rest();
-    ASSIGN_OR_RETURN(parts.tbs_fields, object.ReadConstructed(der::kSequence, "TBS"));
-    parts.tbs = before_tbs.substr(0, before_tbs.size() - object.rest().size());
-    ASSIGN_OR_RETURN(parts.algorithm, object.ReadExpected(der::kSequence, "signature algorithm"));
-    ASSIGN_OR_RETURN(bits, object.ReadExpected(kBitString, "signature"));
-    if (!object.at_end()) {
-      return object.Error("the signed object has fields after its signature");
+    const absl::string_view before_tbs = signed_object.rest();
+    ASSIGN_OR_RETURN(parts.tbs_fields, signed_object.ReadConstructed(der::kSequence, "TBS"));
+    parts.tbs = before_tbs.substr(0, before_tbs.size() - signed_object.rest().size());
+    ASSIGN_OR_RETURN(parts.algorithm,
+                     signed_object.ReadExpected(der::kSequence, "signature algorithm"));
+    ASSIGN_OR_RETURN(bits, signed_object.ReadExpected(kBitString, "signature"));
+    if (!signed_object.at_end()) {
+      return signed_object.Error("the signed object has fields after its signature");
     }
     return absl::OkStatus();
   }();
   if (!form.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": not DER (", form.message(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a DER ", object, " (", form.message(), ")"));
   }
   if (trailing) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": trailing bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("trailing bytes after the ", object));
   }
   if (parts.algorithm != kEcdsaWithSha256) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": the signature algorithm is not ecdsa-with-SHA256"));
+    return absl::InvalidArgumentError("the signature algorithm is not ecdsa-with-SHA256");
   }
   if (bits.empty() || bits[0] != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": the signature is not whole bytes"));
+    return absl::InvalidArgumentError("the signature is not whole bytes");
   }
   parts.signature = bits.substr(1);
   return parts;
 }
 
-absl::Status CheckInnerAlgorithm(absl::string_view inner, absl::string_view outer,
-                                 absl::string_view what) {
+absl::Status CheckInnerAlgorithm(absl::string_view inner, absl::string_view outer) {
   if (inner != outer) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": the signature algorithm inside the signed part differs from the outer one"));
+    return absl::InvalidArgumentError(
+        "the signature algorithm inside the signed part differs from the outer one");
   }
   return absl::OkStatus();
 }
@@ -178,14 +179,12 @@ absl::StatusOr<absl::string_view> ReadName(DerReader& reader, absl::string_view 
   return whole;
 }
 
-bool IsTime(const DerElement& element) {
-  return element.tag == kUtcTime || element.tag == kGeneralizedTime;
-}
+bool IsTimeTag(uint8_t tag) { return tag == kUtcTime || tag == kGeneralizedTime; }
 
 std::optional<absl::Time> DecodeTime(const DerElement& element) {
   const absl::string_view text = element.value;
   const size_t year_digits = element.tag == kUtcTime ? 2 : 4;
-  if (!IsTime(element) || text.size() != year_digits + 11 || text.back() != 'Z') {
+  if (!IsTimeTag(element.tag) || text.size() != year_digits + 11 || text.back() != 'Z') {
     return std::nullopt;
   }
   std::optional<int> year = Digits(text, 0, year_digits);
@@ -279,15 +278,6 @@ absl::Status ForEachExtension(absl::string_view der,
     RETURN_IF_ERROR(visit(extension));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der) {
-  std::vector<Extension> extensions;
-  RETURN_IF_ERROR(ForEachExtension(der, [&](const Extension& extension) {
-    extensions.push_back(extension);
-    return absl::OkStatus();
-  }));
-  return extensions;
 }
 
 namespace {

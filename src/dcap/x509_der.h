@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
@@ -47,22 +46,21 @@ absl::StatusOr<absl::string_view> ReadWholeElement(DerReader& reader, absl::stri
 
 // A signed object: SEQUENCE { tbs SEQUENCE, signatureAlgorithm ecdsa-with-SHA256, signature
 // BIT STRING }, with nothing after it. `tbs` is the whole TBS TLV (what the signature covers),
-// `tbs_fields` reads its contents, `signature` is the DER ECDSA-Sig-Value. Refuses any other
-// algorithm ("... is not ecdsa-with-SHA256") and a signature of partial bytes. Messages start with
-// "`what`: "; a DER problem reads "`what`: not DER (...)" and bytes after the object "`what`:
-// trailing bytes" (callers word those for their object).
+// `tbs_fields` reads its contents, `signature` is the DER ECDSA-Sig-Value. `object` names the kind
+// in the messages, which are the words OpenSSL-decoded objects were refused with: "not a DER
+// `object` (...)", "trailing bytes after the `object`", "the signature algorithm is not
+// ecdsa-with-SHA256", "the signature is not whole bytes".
 struct SignedParts {
   absl::string_view tbs;
   DerReader tbs_fields;
   absl::string_view algorithm;  // the AlgorithmIdentifier's contents
   absl::string_view signature;
 };
-absl::StatusOr<SignedParts> SplitSigned(absl::string_view der, absl::string_view what);
+absl::StatusOr<SignedParts> SplitSigned(absl::string_view der, absl::string_view object);
 
 // The TBS's own signature AlgorithmIdentifier (contents) must equal the outer one (RFC 5280
-// 4.1.1.2): "`what`: the signature algorithm inside the signed part differs from the outer one".
-absl::Status CheckInnerAlgorithm(absl::string_view inner, absl::string_view outer,
-                                 absl::string_view what);
+// 4.1.1.2): "the signature algorithm inside the signed part differs from the outer one".
+absl::Status CheckInnerAlgorithm(absl::string_view inner, absl::string_view outer);
 
 // A Name (see the header comment); returns its whole TLV, which is what names compare by.
 absl::StatusOr<absl::string_view> ReadName(DerReader& reader, absl::string_view field);
@@ -75,7 +73,8 @@ bool NamesMatch(absl::string_view a, absl::string_view b);
 // The instant of a Time element (UTCTime or GeneralizedTime, tag included); nullopt when its
 // text is not RFC 5280's form or not a real date.
 std::optional<absl::Time> DecodeTime(const DerElement& element);
-bool IsTime(const DerElement& element);
+// Whether `tag` is a Time's (UTCTime or GeneralizedTime).
+bool IsTimeTag(uint8_t tag);
 
 // An INTEGER's contents octets (two's complement), checked non-empty and minimal.
 absl::StatusOr<absl::string_view> ReadInteger(DerReader& reader, absl::string_view field);
@@ -95,9 +94,8 @@ struct Extension {
   bool critical = false;
   absl::string_view value;
 };
-absl::StatusOr<std::vector<Extension>> ReadExtensionList(absl::string_view der);
-// The same, each extension given to `visit` in order (no list is built); the first error, of
-// the form or of `visit`, ends the walk.
+// Each extension is given to `visit` in order; the first error, of the form or of `visit`, ends
+// the walk.
 absl::Status ForEachExtension(absl::string_view der,
                               absl::FunctionRef<absl::Status(const Extension&)> visit);
 

@@ -311,7 +311,7 @@ TEST(X509DerTest, NamesAreOidsAndDirectoryStringsAndMatchAsOpenSslMatchesThem) {
   EXPECT_EQ(x509::NameText("\x30\x05junk"), "(unreadable name)");
 }
 
-TEST(X509DerTest, CertificateFieldsAfterTheKeyFollowRfc5280) {
+TEST(X509DerTest, ReadsTheFieldsOfTheRealPckLeaf) {
   const std::string leaf = RealCertificates("real-sgx")[0];
   absl::StatusOr<CertificatePtr> cert = Certificate::FromDer(leaf, "leaf");
   ASSERT_TRUE(cert.ok()) << cert.status();
